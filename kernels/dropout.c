@@ -1,0 +1,23 @@
+// dropout.c: inverted dropout. Train mode: out = inp * keep / (1 - p), keep ~ Bernoulli(1 - p);
+// eval mode (or p = 0): identity. Backward multiplies by the same keep / (1 - p). The mask is
+// regenerated from (seed, index) by dropout_keep (dropout.h), never stored.
+#include "kernels/kernels.h"
+#include "kernels/dropout.h"
+
+void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
+    if (p <= 0) {
+        for (int i = 0; i < N; i++) out[i] = inp[i];
+        return;
+    }
+    real scale = (real)(1.0 / (1.0 - (double)p));
+    for (int i = 0; i < N; i++) out[i] = dropout_keep(seed, (uint64_t)i, p) ? inp[i] * scale : 0;
+}
+
+void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N) {
+    if (p <= 0) {
+        for (int i = 0; i < N; i++) dinp[i] += dout[i];
+        return;
+    }
+    real scale = (real)(1.0 / (1.0 - (double)p));
+    for (int i = 0; i < N; i++) dinp[i] += dropout_keep(seed, (uint64_t)i, p) ? dout[i] * scale : 0;
+}

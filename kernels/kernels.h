@@ -1,0 +1,79 @@
+// kernels.h: the CPU reference ops, forward and backward, one file per op or family.
+//
+// Conventions (every op in kernels/ follows them):
+// - Tensors are row-major `real` arrays; shapes are in the comments. Letters: B batch, T sequence,
+//   C channels, OC output channels, NH heads, HS head size (C / NH), V vocab, P positions, NL labels.
+// - Arguments: outputs first, then inputs, then weights, then sizes.
+// - Forward saves what backward needs (named in each comment); backward recomputes nothing else.
+// - Every backward ADDS (+=) into the gradients it produces, parameters and activations alike,
+//   so a tensor used twice (the residual stream, one input feeding Q, K and V) just receives both
+//   contributions. The caller clears all gradients once per step (model_zero_grad).
+// - Dropout masks are not stored: they are regenerated from (seed, element index) by the
+//   counter-based generator in dropout.h, in forward and again in backward.
+#ifndef KERNELS_H
+#define KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/real.h"
+
+// ---- embedding.c: token (+ token type) + position embedding, gather / scatter-add
+// out[b,t,:] = (wte[ids[b,t]] + wtt[type_ids[b,t]]) + wpe[pos[b,t]]   (wtt/type_ids may be NULL)
+// ids, pos, type_ids (B,T); wte (V,C), wpe (P,C), wtt (NT,C) -> out (B,T,C)
+void embedding_forward(real *out, const int *ids, const int *pos, const int *type_ids,
+                       const real *wte, const real *wpe, const real *wtt, int B, int T, int C);
+// dwte[ids] += dout except rows whose id == word_padding_idx (-1: none); same for dwpe with
+// pos_padding_idx (RoBERTa); dwtt[type_ids] += dout. dwtt may be NULL.
+void embedding_backward(real *dwte, real *dwpe, real *dwtt, const real *dout,
+                        const int *ids, const int *pos, const int *type_ids,
+                        int word_padding_idx, int pos_padding_idx, int B, int T, int C);
+
+// ---- layernorm.c: y = (x - mean) * rstd * weight + bias over the last dimension
+// inp (N,C), weight (C), bias (C) -> out (N,C); saves mean (N), rstd (N)
+void layernorm_forward(real *out, real *mean, real *rstd, const real *inp,
+                       const real *weight, const real *bias, int N, int C, real eps);
+void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                        const real *weight, const real *mean, const real *rstd, int N, int C);
+
+// ---- linear.c: out = inp · weightᵀ + bias (PyTorch layout: weight (OC,C))
+// inp (N,C), weight (OC,C), bias (OC) or NULL -> out (N,OC)
+void linear_forward(real *out, const real *inp, const real *weight, const real *bias,
+                    int N, int C, int OC);
+// dinp += dout · weight;  dweight += doutᵀ · inp;  dbias += Σ_rows dout   (dbias may be NULL)
+void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
+                     const real *inp, const real *weight, int N, int C, int OC);
+
+// ---- attention.c: multi-head self-attention with a key padding mask
+// qkv (B,T,3C) = [Q | K | V] per token; key_mask (B,T) 1 = real token, 0 = padding
+// -> out (B,T,C) heads concatenated; saves att (B,NH,T,T) = softmax probabilities before dropout.
+// Masked keys get probability exactly 0. dropout_p > 0 applies inverted dropout to the
+// probabilities with masks drawn from dropout_seed.
+void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
+                       real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
+                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+
+// ---- activations.c: elementwise nonlinearities (N elements)
+void gelu_forward(real *out, const real *inp, int N);       // exact erf form; saves inp
+void gelu_backward(real *dinp, const real *inp, const real *dout, int N);
+void relu_forward(real *out, const real *inp, int N);       // saves out
+void relu_backward(real *dinp, const real *out, const real *dout, int N);
+void tanh_forward(real *out, const real *inp, int N);       // saves out
+void tanh_backward(real *dinp, const real *out, const real *dout, int N);
+
+// ---- residual.c: out = inp1 + inp2
+void residual_forward(real *out, const real *inp1, const real *inp2, int N);
+void residual_backward(real *dinp1, real *dinp2, const real *dout, int N);
+
+// ---- dropout.c: inverted dropout, out = inp * keep / (1 - p); identity when p == 0
+void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N);
+void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N);
+
+// ---- crossentropy.c: softmax + cross-entropy, mean over rows whose label != -100
+// logits (B,NL), labels (B) -> probs (B,NL), losses (B); returns the mean loss
+real crossentropy_forward(real *probs, real *losses, const real *logits, const int *labels,
+                          int B, int NL);
+// dlogits += (probs - onehot(label)) / B'   (rows with label -100 get nothing)
+void crossentropy_backward(real *dlogits, const real *probs, const int *labels, int B, int NL);
+
+#endif
