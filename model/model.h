@@ -1,0 +1,145 @@
+// model.h: DistilBertForSequenceClassification on the CPU — parameters, activations, forward,
+// backward, and the training-step pieces (zero_grad, clipping, AdamW, LR schedule).
+//
+// Memory is laid out as in llm.c: one contiguous buffer for all parameters (and one each for their
+// gradients and the two AdamW moments), pointed into by ParameterTensors; one buffer for all
+// activations (and one for their gradients), pointed into by ActivationTensors. The parameter table
+// (ParamEntry) is the single source of truth for every tensor's Hugging Face name, shape and offset:
+// loading and saving checkpoints is a loop over it.
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/real.h"
+#include "model/config.h"
+
+// Per-layer tensors are stacked over layers (leading L dimension). The Q, K and V projections of a
+// layer sit next to each other, so they form one (3C, C) matrix and one (3C) bias: one linear
+// produces the qkv activation that attention reads.
+typedef struct {
+    real *wte;        // (V, C)      distilbert.embeddings.word_embeddings.weight
+    real *wpe;        // (P, C)      distilbert.embeddings.position_embeddings.weight
+    real *ln_emb_w;   // (C)         distilbert.embeddings.LayerNorm.weight
+    real *ln_emb_b;   // (C)         distilbert.embeddings.LayerNorm.bias
+    real *qkvw;       // (L, 3C, C)  transformer.layer.{l}.attention.{q,k,v}_lin.weight
+    real *qkvb;       // (L, 3C)     transformer.layer.{l}.attention.{q,k,v}_lin.bias
+    real *attprojw;   // (L, C, C)   transformer.layer.{l}.attention.out_lin.weight
+    real *attprojb;   // (L, C)      transformer.layer.{l}.attention.out_lin.bias
+    real *ln1w;       // (L, C)      transformer.layer.{l}.sa_layer_norm.weight
+    real *ln1b;       // (L, C)      transformer.layer.{l}.sa_layer_norm.bias
+    real *fcw;        // (L, I, C)   transformer.layer.{l}.ffn.lin1.weight
+    real *fcb;        // (L, I)      transformer.layer.{l}.ffn.lin1.bias
+    real *fcprojw;    // (L, C, I)   transformer.layer.{l}.ffn.lin2.weight
+    real *fcprojb;    // (L, C)      transformer.layer.{l}.ffn.lin2.bias
+    real *ln2w;       // (L, C)      transformer.layer.{l}.output_layer_norm.weight
+    real *ln2b;       // (L, C)      transformer.layer.{l}.output_layer_norm.bias
+    real *prew;       // (C, C)      pre_classifier.weight
+    real *preb;       // (C)         pre_classifier.bias
+    real *clsw;       // (NL, C)     classifier.weight
+    real *clsb;       // (NL)        classifier.bias
+} ParameterTensors;
+
+#define MAX_PARAM_ENTRIES 4096
+#define PARAM_NAME_LEN 96
+
+// one Hugging Face tensor: its name, shape and place in the parameter buffer
+typedef struct {
+    char name[PARAM_NAME_LEN];   // canonical HF name, e.g. "distilbert.transformer.layer.0.ffn.lin1.weight"
+    int ndim;                    // 1 or 2
+    int64_t shape[2];
+    size_t offset;               // in elements from the start of the parameter buffer
+    size_t numel;
+    int is_head;                 // pre_classifier / classifier: absent from base checkpoints
+} ParamEntry;
+
+// Activations of one forward, for B ≤ max_B rows of T ≤ max_T tokens. Per-layer tensors are
+// stacked over layers; the buffers are sized once for (max_B, max_T) and indexed with the current
+// (B, T), so no allocation happens per step.
+typedef struct {
+    real *emb;        // (B, T, C)        word + position embedding
+    real *ln_emb;     // (B, T, C)        its LayerNorm = block 0's input (before dropout)
+    real *ln_emb_mean, *ln_emb_rstd;  // (B, T)
+    real *x0;         // (B, T, C)        dropout(ln_emb): the input of block 0
+    real *qkv;        // (L, B, T, 3C)
+    real *att;        // (L, B, NH, T, T) attention probabilities (before dropout)
+    real *atty;       // (L, B, T, C)     attention output, heads concatenated
+    real *attproj;    // (L, B, T, C)     out_lin(atty)
+    real *resid1;     // (L, B, T, C)     attproj + block input
+    real *ln1;        // (L, B, T, C)     sa_layer_norm(resid1)
+    real *ln1_mean, *ln1_rstd;        // (L, B, T)
+    real *fch;        // (L, B, T, I)     lin1(ln1)
+    real *fch_act;    // (L, B, T, I)     gelu(fch) (or relu)
+    real *fcproj;     // (L, B, T, C)     lin2(fch_act)
+    real *fcproj_drop;// (L, B, T, C)     dropout(fcproj)
+    real *resid2;     // (L, B, T, C)     fcproj_drop + ln1
+    real *ln2;        // (L, B, T, C)     output_layer_norm(resid2) = the block's output
+    real *ln2_mean, *ln2_rstd;        // (L, B, T)
+    real *cls;        // (B, C)           the first token's final hidden state
+    real *pre;        // (B, C)           pre_classifier(cls)
+    real *pre_relu;   // (B, C)           relu(pre)
+    real *pre_drop;   // (B, C)           dropout(pre_relu)
+    real *logits;     // (B, NL)
+    real *probs;      // (B, NL)          softmax(logits)
+    real *losses;     // (B)              per-row cross-entropy
+} ActivationTensors;
+
+#define NUM_ACTIVATION_TENSORS 28
+
+typedef struct {
+    ModelConfig config;
+    // parameters, their gradients, AdamW moments: four buffers of num_parameters each
+    ParamEntry *table;
+    int n_entries;
+    size_t num_parameters;
+    ParameterTensors params, grads;
+    real *params_memory, *grads_memory;
+    real *m_memory, *v_memory;        // allocated at the first AdamW step
+    int adamw_step;                   // t, the number of AdamW steps taken
+    // activations and their gradients, sized for (max_B, max_T)
+    int max_B, max_T;
+    size_t num_activations;
+    ActivationTensors acts, grads_acts;
+    real *acts_memory, *grads_acts_memory;
+    // inputs of the last forward (copied, since backward needs them)
+    int *inputs, *positions, *key_mask, *targets;
+    int B, T;                          // sizes of the last forward
+    int training;                      // dropout on in the last forward
+    uint64_t dropout_seed;             // base seed; each step and site derives its own
+    uint64_t forward_count;            // steps the dropout seeds are derived from
+    real mean_loss;                    // of the last forward with labels, else -1
+} Model;
+
+// Build the parameter table and allocate parameters (zero) and gradients for `cfg` (takes ownership
+// of cfg's strings). Activations are allocated separately for a maximum batch shape.
+int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen);
+int model_alloc_activations(Model *m, int max_B, int max_T, char *err, size_t errlen);
+void model_free(Model *m);
+// HF initialisation: Linear/Embedding weights ~ Normal(0, initializer_range), biases 0,
+// LayerNorm weight 1 bias 0, the pad row of the word embedding 0. Only entries with
+// (is_head || !head_only) are touched.
+void model_init_weights(Model *m, uint64_t seed, int head_only);
+const ParamEntry *model_find_param(const Model *m, const char *name);
+
+// ids, key_mask (B,T); labels (B) or NULL. T ≤ max_T, B ≤ max_B, ids < V, T ≤ P.
+// training != 0: dropout on (masks from dropout_seed and the forward count).
+// Afterwards acts.logits / acts.probs hold (B, NL) and mean_loss the mean CE (labels given).
+int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,
+                  int training, char *err, size_t errlen);
+void model_zero_grad(Model *m);
+// Gradients of the mean loss of the last forward into m->grads (accumulated: call zero_grad first).
+void model_backward(Model *m);
+
+// ---- optimizer.c
+// Global L2 norm of all gradients; if max_norm > 0, scale them by min(1, max_norm / (norm + 1e-6))
+// (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
+double model_clip_grad_norm(Model *m, double max_norm);
+// One torch.optim.AdamW step over every parameter (decoupled decay first, bias correction,
+// eps added after the corrected sqrt).
+int model_adamw_update(Model *m, double lr, double beta1, double beta2, double eps,
+                       double weight_decay, char *err, size_t errlen);
+// transformers' get_linear_schedule_with_warmup multiplier for scheduler counter k.
+double lr_linear_warmup(long k, long warmup_steps, long total_steps);
+
+#endif
