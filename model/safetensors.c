@@ -85,9 +85,9 @@ static uint32_t ld_u32(const unsigned char *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static uint64_t ld_u64(const unsigned char *p) { return (uint64_t)ld_u32(p) | ((uint64_t)ld_u32(p + 4) << 32); }
-static void st_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void st_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void st_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 
 // Length of the strict UTF-8 sequence at s[0..n) (1..4), or 0 if invalid: no overlong forms,
 // no surrogates (U+D800..DFFF), nothing above U+10FFFF.
@@ -453,6 +453,10 @@ done:
 
 int safetensors_open_ex(safetensors_file *f, const char *path, size_t max_header, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
+    // stat first: read_file's fopen would block forever on a FIFO (hostile-inputs.md §0.1)
+    struct stat st;
+    if (stat(path, &st) != 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(err, errlen, "%s: not a regular file", path);
     char *data;
     size_t len;
     if (read_file(path, &data, &len, err, errlen) != 0) return -1;
@@ -792,7 +796,7 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
     AtomicFile af;
     if (atomic_open(&af, path, err, errlen) != 0) goto done;
     unsigned char len8[8];
-    st_u64(len8, (uint64_t)h.len);
+    put_u64(len8, (uint64_t)h.len);
     const size_t CHUNK = 1 << 16;   // elements per conversion chunk
     chunk = malloc(CHUNK * 4);
     if (!chunk) { atomic_abort(&af); fail(err, errlen, "%s: out of memory", path); goto done; }
@@ -807,9 +811,9 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
             size_t m = numel - s < CHUNK ? numel - s : CHUNK;
             const float *src = t->data + s;
             for (size_t k = 0; k < m; k++) {
-                if (t->dtype == ST_F32) { uint32_t b; memcpy(&b, &src[k], 4); st_u32(chunk + 4 * k, b); }
-                else if (t->dtype == ST_F16) st_u16(chunk + 2 * k, f32_to_f16(src[k]));
-                else st_u16(chunk + 2 * k, f32_to_bf16(src[k]));
+                if (t->dtype == ST_F32) { uint32_t b; memcpy(&b, &src[k], 4); put_u32(chunk + 4 * k, b); }
+                else if (t->dtype == ST_F16) put_u16(chunk + 2 * k, f32_to_f16(src[k]));
+                else put_u16(chunk + 2 * k, f32_to_bf16(src[k]));
             }
             if (atomic_write(&af, chunk, m * es, err, errlen) != 0) { atomic_abort(&af); goto done; }
         }

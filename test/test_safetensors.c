@@ -548,6 +548,10 @@ START_TEST(test_hostile_sizes) {
     char *q = tpath("does_not_exist.safetensors");
     expect_open_fail(q, "cannot open", NULL);
     expect_open_fail(tmpdir, "not a regular file", NULL);
+    char *fifo = tpath("fifo.safetensors");   // must not block waiting for a writer
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    expect_open_fail(fifo, "not a regular file", NULL);
+    free(fifo);
     // {} and nothing else is a valid empty file; {} plus one byte is trailing data
     write_bytes(p, "\x02\0\0\0\0\0\0\0{}", 10);
     open_ok(&f, p);
