@@ -78,7 +78,7 @@ int metrics_compute(Metrics *m, const int *labels, const int *preds, const float
         for (int i = 0; i < n; i++) {
             ll -= log(clip_prob(probs[(size_t)i * C + labels[i]]));
             if (C == 2) {
-                double d = probs[(size_t)i * C + 1] - (labels[i] == 1);
+                double d = (double)probs[(size_t)i * C + 1] - (labels[i] == 1);
                 brier += d * d;
             }
         }
