@@ -74,22 +74,18 @@ int bpe_add_merge(Tokenizer *t, const char *left, size_t llen, const char *right
                  lid < 0 ? left : right);
         return -1;
     }
-    // the merged token cannot be longer than the longest vocabulary token: check before copying
-    if (llen + rlen > (size_t)t->vocab.max_token_len) {
-        snprintf(err, errlen, "%s: merge %d ('%.64s' '%.64s'): merged token not in vocab", what, rank, left, right);
-        return -1;
-    }
+    // HF #2198 shape: compute the merged length first and check it before copying anything
+    int nid = -1;
     char buf[2048];
-    if (llen + rlen > sizeof buf) {
-        snprintf(err, errlen, "%s: merge %d: merged token longer than %zu bytes", what, rank, sizeof buf);
-        return -1;
+    if (llen + rlen <= (size_t)t->vocab.max_token_len && llen + rlen <= sizeof buf) {
+        memcpy(buf, left, llen);
+        memcpy(buf + llen, right, rlen);
+        nid = vocab_find(&t->vocab, buf, llen + rlen);
     }
-    memcpy(buf, left, llen);
-    memcpy(buf + llen, right, rlen);
-    int nid = vocab_find(&t->vocab, buf, llen + rlen);
     if (nid < 0) {
-        snprintf(err, errlen, "%s: merge %d ('%.*s', '%.*s'): '%.*s' not in vocab", what, rank, (int)llen, left,
-                 (int)rlen, right, (int)(llen + rlen), buf);
+        int l = llen > 64 ? 64 : (int)llen, r = rlen > 64 ? 64 : (int)rlen;
+        snprintf(err, errlen, "%s: merge %d ('%.*s', '%.*s'): '%.*s%.*s' not in vocab", what, rank, l, left, r, right,
+                 l, left, r, right);
         return -1;
     }
     if ((size_t)(b->n_merges + 1) * 2 > b->merge_slots && merge_table_grow(b) != 0) {

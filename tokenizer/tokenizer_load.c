@@ -537,7 +537,7 @@ static int load_vocab_json_merges(Tokenizer *t, const char *vocab_path, const ch
     for (int k = 0; k < 7; k++) {
         tok[k] = legacy_special(&c, keys[k], dflt[k]);
         if (vocab_find(&t->vocab, tok[k], strlen(tok[k])) < 0) { tok[k] = NULL; continue; }
-        int l = k == 6, r = 0; // RobertaTokenizer's <mask> absorbs the space before it
+        int l = 0, r = 0; // as transformers 5 without added_tokens_decoder: <mask> has no lstrip
         legacy_token_flags(&c, keys[k], tok[k], &l, &r);
         if (add_added_token(t, tok[k], -1, 1, 0, l, r, 0, vocab_path, err, errlen) != 0) goto done;
     }
