@@ -2,6 +2,7 @@
 #include "common/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,21 @@
 int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL;
     *len = 0;
+    // check the type before opening: opening a FIFO for reading would block forever
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s: not a regular file", path);
         fclose(fp);
@@ -48,6 +58,19 @@ int read_file(const char *path, char **data, size_t *len, char *err, size_t errl
     return 0;
 }
 
+// fsync the directory holding `path` so the rename itself survives a crash (best effort)
+static void sync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path ? slash - path : 1), path);
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 int atomic_open(AtomicFile *af, const char *path, char *err, size_t errlen) {
     memset(af, 0, sizeof *af);
     size_t n = strlen(path) + 32;
@@ -58,9 +81,13 @@ int atomic_open(AtomicFile *af, const char *path, char *err, size_t errlen) {
         atomic_abort(af);
         return -1;
     }
-    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
+    // mkstemp: a fresh file with an unpredictable name (never follows an existing link)
+    snprintf(af->tmp_path, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd >= 0) fchmod(fd, 0644);  // mkstemp makes 0600; outputs are ordinary readable files
+    af->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!af->fp) {
+        if (fd >= 0) { close(fd); remove(af->tmp_path); }
         snprintf(err, errlen, "%s: cannot create: %s", af->tmp_path, strerror(errno));
         free(af->path);
         free(af->tmp_path);
@@ -93,6 +120,7 @@ int atomic_commit(AtomicFile *af, char *err, size_t errlen) {
         atomic_abort(af);
         return -1;
     }
+    sync_parent_dir(af->path);
     free(af->path);
     free(af->tmp_path);
     memset(af, 0, sizeof *af);

@@ -13,7 +13,7 @@
 // (so text parsers may treat it as a C string; *len excludes the NUL). Caller frees *data.
 int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
 
-// Atomic output: write into "<path>.tmp.<pid>" and rename over `path` only when everything was
+// Atomic output: write into "<path>.tmp.XXXXXX" (mkstemp) and rename over `path` only when everything was
 // written and flushed, so a failure (disk full, crash, bad input) never leaves a damaged `path`.
 typedef struct {
     FILE *fp;
