@@ -27,6 +27,16 @@ static void make_tmp_dir(void) {
     ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
 }
 
+// checked-fixture teardown: remove the test's temporary folder (mkdtemp names it, so the quoting is safe)
+static void remove_tmp_dir(void) {
+    if (!tmp_dir[0]) return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    int rc = system(cmd);
+    (void)rc;
+    tmp_dir[0] = '\0';
+}
+
 // Write bytes to tmp_dir/name and return the path (static buffer, one at a time per slot).
 static const char *put_file(const char *name, const char *data, size_t len) {
     static char paths[4][512];
@@ -339,6 +349,15 @@ START_TEST(test_real_tsv_files) {
     o.label_column = "0";
     int sms[] = {4827, 747};
     check_real(&o, 5574, 2, sms);
+    Dataset ds;  // GLUE test: `index<TAB>sentence`, no labels
+    o = dataset_options_default(SHARED "sst2/test.tsv");
+    o.text_column = "sentence";
+    o.unlabeled = 1;
+    ck_assert_msg(dataset_load(&ds, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(ds.n, 1821);
+    ck_assert_int_eq(ds.labels[0], -1);
+    ck_assert_int_eq(ds.n_labels, 0);
+    dataset_free(&ds);
 }
 END_TEST
 
@@ -777,12 +796,14 @@ static Suite *data_suite(void) {
     tcase_add_test(readers, test_label_mapping);
     tcase_add_test(readers, test_format_detection);
     tcase_add_test(readers, test_hostile_inputs);
+    tcase_add_checked_fixture(readers, NULL, remove_tmp_dir);
     suite_add_tcase(s, readers);
     TCase *real = tcase_create("real_files");
     tcase_set_timeout(real, 120);
     tcase_add_test(real, test_real_imdb_csv);
     tcase_add_test(real, test_real_tsv_files);
     tcase_add_test(real, test_real_ag_news);
+    tcase_add_checked_fixture(real, NULL, remove_tmp_dir);
     suite_add_tcase(s, real);
     TCase *split = tcase_create("split_batch");
     tcase_add_test(split, test_pcg32_reference);
@@ -790,11 +811,13 @@ static Suite *data_suite(void) {
     tcase_add_test(split, test_split_json);
     tcase_add_test(split, test_batch_make);
     tcase_add_test(split, test_batch_plan);
+    tcase_add_checked_fixture(split, NULL, remove_tmp_dir);
     suite_add_tcase(s, split);
     TCase *metrics = tcase_create("metrics");
     tcase_add_test(metrics, test_metrics_binary);
     tcase_add_test(metrics, test_metrics_three_class);
     tcase_add_test(metrics, test_metrics_zero_division);
+    tcase_add_checked_fixture(metrics, NULL, remove_tmp_dir);
     suite_add_tcase(s, metrics);
     return s;
 }
