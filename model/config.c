@@ -49,6 +49,9 @@ static char *dup_string(const char *s) {
 
 int config_set_labels(ModelConfig *cfg, int num_labels, const char *const *names) {
     if (num_labels < 1 || num_labels > MAX_LABELS) return -1;
+    for (int i = 0; names && i < num_labels; i++)  // label2id needs distinct names
+        for (int j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0) return -1;
     char **labels = calloc((size_t)num_labels, sizeof(char *));
     if (!labels) return -1;
     for (int i = 0; i < num_labels; i++) {
@@ -102,7 +105,10 @@ static int read_labels(ModelConfig *cfg, const cJSON *root, const char *path, ch
     }
     int rc = config_set_labels(cfg, n, names);
     free(names);
-    if (rc != 0) goto oom;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: \"id2label\" names must be distinct", path);
+        return -1;
+    }
     return 0;
 oom:
     snprintf(err, errlen, "%s: out of memory", path);
