@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
         if (skip_ws(line, line + len) == line + len) continue; // blank line
         const char *why = NULL;
         if (parse_line(line, len, &text, &why) != 0) {
-            fprintf(stderr, "tokenize: stdin line %ld: %s\n", lineno, why);
+            fprintf(stderr, "tokenize: stdin line %ld: invalid input JSON: %s\n", lineno, why);
             status = 1;
             break;
         }
