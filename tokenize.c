@@ -219,6 +219,7 @@ int main(int argc, char **argv) {
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         size_t len = (size_t)n;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
         if (skip_ws(line, line + len) == line + len) continue; // blank line
         const char *why = NULL;
         if (parse_line(line, len, &text, &why) != 0) {
