@@ -38,7 +38,7 @@ PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c demo.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
-.PHONY: all test clean tokenize
+.PHONY: all test clean
 all: $(PROGRAMS)
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
