@@ -11,16 +11,14 @@
 #include "common/fileio.h"
 #include "model/safetensors.h"
 
-#define BASE_PREFIX "distilbert."
-
 // The checkpoint tensor for table entry `e`: the canonical name, the name without the base
 // prefix, or either with a legacy LayerNorm.gamma / LayerNorm.beta ending.
-static const st_tensor *find_entry(const safetensors_set *set, const char *canonical,
+static const st_tensor *find_entry(const safetensors_set *set, const char *canonical, const char *prefix,
                                    const safetensors_file **file) {
     char legacy[PARAM_NAME_LEN + 8];
     const char *candidates[4] = {canonical, NULL, NULL, NULL};
-    size_t prefix_len = strlen(BASE_PREFIX);
-    int has_prefix = strncmp(canonical, BASE_PREFIX, prefix_len) == 0;
+    size_t prefix_len = strlen(prefix);
+    int has_prefix = strncmp(canonical, prefix, prefix_len) == 0;
     if (has_prefix) candidates[1] = canonical + prefix_len;
     const char *ln_w = strstr(canonical, "LayerNorm.weight"), *ln_b = strstr(canonical, "LayerNorm.bias");
     if (ln_w || ln_b) {
@@ -82,7 +80,7 @@ int checkpoint_load(Model *m, const char *dir, int num_labels, const char *const
     for (int i = 0; i < m->n_entries; i++) {
         const ParamEntry *e = &m->table[i];
         const safetensors_file *f = NULL;
-        const st_tensor *t = find_entry(&set, e->name, &f);
+        const st_tensor *t = find_entry(&set, e->name, model_base_prefix(m->config.arch), &f);
         if (!t) {
             if (e->is_head) {
                 size_t k = strlen(missing_head);

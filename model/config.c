@@ -1,4 +1,4 @@
-// config.c: DistilBERT config.json reader and writer (reference-semantics.md §1).
+// config.c: config.json reader and writer for DistilBERT, BERT and RoBERTa (reference-semantics.md §1).
 #include "model/config.h"
 
 #include <cJSON.h>
@@ -115,6 +115,32 @@ oom:
     return -1;
 }
 
+// config.json names of the fields that differ between DistilBERT and BERT/RoBERTa
+typedef struct {
+    const char *dim, *layers, *heads, *ffn, *act, *hidden_dropout, *att_dropout;
+} FieldNames;
+static const FieldNames DISTILBERT_NAMES = {"dim", "n_layers", "n_heads", "hidden_dim", "activation",
+                                            "dropout", "attention_dropout"};
+static const FieldNames BERT_NAMES = {"hidden_size", "num_hidden_layers", "num_attention_heads",
+                                      "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                                      "attention_probs_dropout_prob"};
+
+// DistilBertConfig accepts BERT's names through its attribute_map when its own are absent
+static const char *alias(const cJSON *root, const char *native, const char *other) {
+    if (cJSON_GetObjectItemCaseSensitive(root, native) || !cJSON_GetObjectItemCaseSensitive(root, other)) return native;
+    return other;
+}
+
+// a boolean field that must be false (or absent) for the encoders we implement
+static int require_false(const cJSON *root, const char *key, const char *path, char *err, size_t errlen) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (it && !cJSON_IsNull(it) && !cJSON_IsFalse(it)) {
+        snprintf(err, errlen, "%s: %s = true is not supported (encoder classifiers only)", path, key);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
     char *text;
@@ -133,36 +159,67 @@ int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: missing string field \"model_type\"", path);
         goto done;
     }
-    if (strcmp(mt->valuestring, "distilbert") != 0) {
-        snprintf(err, errlen, "%s: model_type \"%.40s\" is not supported (supported: distilbert)",
+    if (strcmp(mt->valuestring, "distilbert") == 0) cfg->arch = ARCH_DISTILBERT;
+    else if (strcmp(mt->valuestring, "bert") == 0) cfg->arch = ARCH_BERT;
+    else if (strcmp(mt->valuestring, "roberta") == 0) cfg->arch = ARCH_ROBERTA;
+    else {
+        snprintf(err, errlen, "%s: model_type \"%.40s\" is not supported (supported: distilbert, bert, roberta)",
                  path, mt->valuestring);
         goto done;
     }
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt->valuestring);
+    int distil = cfg->arch == ARCH_DISTILBERT;
+    FieldNames f = distil ? DISTILBERT_NAMES : BERT_NAMES;
+    if (distil) {
+        f.dim = alias(root, "dim", "hidden_size");
+        f.layers = alias(root, "n_layers", "num_hidden_layers");
+        f.heads = alias(root, "n_heads", "num_attention_heads");
+    }
 
-    // DistilBertConfig class defaults (reference-semantics.md §1.1); HF's attribute_map aliases
-    // (hidden_size, num_attention_heads, num_hidden_layers) are accepted when the native name is absent
-    const char *dim_key = cJSON_GetObjectItemCaseSensitive(root, "dim") ? "dim" :
-                          cJSON_GetObjectItemCaseSensitive(root, "hidden_size") ? "hidden_size" : "dim";
-    const char *heads_key = cJSON_GetObjectItemCaseSensitive(root, "n_heads") ? "n_heads" :
-                          cJSON_GetObjectItemCaseSensitive(root, "num_attention_heads") ? "num_attention_heads" : "n_heads";
-    const char *layers_key = cJSON_GetObjectItemCaseSensitive(root, "n_layers") ? "n_layers" :
-                          cJSON_GetObjectItemCaseSensitive(root, "num_hidden_layers") ? "num_hidden_layers" : "n_layers";
-    if (get_int(root, "vocab_size", 30522, 1, 1 << 24, &cfg->vocab_size, path, err, errlen) ||
-        get_int(root, dim_key, 768, 1, 1 << 16, &cfg->dim, path, err, errlen) ||
-        get_int(root, layers_key, 6, 1, 1024, &cfg->n_layers, path, err, errlen) ||
-        get_int(root, heads_key, 12, 1, 1024, &cfg->n_heads, path, err, errlen) ||
-        get_int(root, "hidden_dim", 3072, 1, 1 << 18, &cfg->hidden_dim, path, err, errlen) ||
+    // class defaults (reference-semantics.md §1.1, §1.2) for fields absent from the file
+    if (get_int(root, "vocab_size", distil || cfg->arch == ARCH_BERT ? 30522 : 50265, 1, 1 << 24,
+                &cfg->vocab_size, path, err, errlen) ||
+        get_int(root, f.dim, 768, 1, 1 << 16, &cfg->dim, path, err, errlen) ||
+        get_int(root, f.layers, distil ? 6 : 12, 1, 1024, &cfg->n_layers, path, err, errlen) ||
+        get_int(root, f.heads, 12, 1, 1024, &cfg->n_heads, path, err, errlen) ||
+        get_int(root, f.ffn, 3072, 1, 1 << 18, &cfg->hidden_dim, path, err, errlen) ||
         get_int(root, "max_position_embeddings", 512, 1, 1 << 16, &cfg->max_position_embeddings, path, err, errlen) ||
-        get_int(root, "pad_token_id", 0, 0, 1 << 24, &cfg->pad_token_id, path, err, errlen) ||
-        get_float(root, "dropout", 0.1f, 0, 0.99f, &cfg->dropout, path, err, errlen) ||
-        get_float(root, "attention_dropout", 0.1f, 0, 0.99f, &cfg->attention_dropout, path, err, errlen) ||
-        get_float(root, "seq_classif_dropout", 0.2f, 0, 0.99f, &cfg->seq_classif_dropout, path, err, errlen) ||
+        get_int(root, "pad_token_id", cfg->arch == ARCH_ROBERTA ? 1 : 0, 0, 1 << 24, &cfg->pad_token_id, path, err, errlen) ||
+        get_float(root, f.hidden_dropout, 0.1f, 0, 0.99f, &cfg->dropout, path, err, errlen) ||
+        get_float(root, f.att_dropout, 0.1f, 0, 0.99f, &cfg->attention_dropout, path, err, errlen) ||
         get_float(root, "initializer_range", 0.02f, 0, 10, &cfg->initializer_range, path, err, errlen))
         goto done;
-    cfg->layer_norm_eps = 1e-12f;
+    if (distil) {
+        cfg->type_vocab_size = 0;
+        cfg->layer_norm_eps = 1e-12f;
+        if (get_float(root, "seq_classif_dropout", 0.2f, 0, 0.99f, &cfg->seq_classif_dropout, path, err, errlen))
+            goto done;
+        const cJSON *sin = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_pos_embds");
+        if (cJSON_IsTrue(sin)) {
+            snprintf(err, errlen, "%s: sinusoidal_pos_embds = true is not supported", path);
+            goto done;
+        }
+    } else {
+        if (get_int(root, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size, path, err, errlen) ||
+            get_float(root, "layer_norm_eps", 1e-12f, 0, 1, &cfg->layer_norm_eps, path, err, errlen) ||
+            get_float(root, "classifier_dropout", cfg->dropout, 0, 0.99f, &cfg->seq_classif_dropout, path, err, errlen) ||
+            require_false(root, "is_decoder", path, err, errlen) ||
+            require_false(root, "add_cross_attention", path, err, errlen))
+            goto done;
+        const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+        if (pet && !cJSON_IsNull(pet) && !(cJSON_IsString(pet) && strcmp(pet->valuestring, "absolute") == 0)) {
+            snprintf(err, errlen, "%s: position_embedding_type %s is not supported (supported: \"absolute\")",
+                     path, cJSON_IsString(pet) ? pet->valuestring : "(not a string)");
+            goto done;
+        }
+        if (cfg->arch == ARCH_ROBERTA && cfg->max_position_embeddings < cfg->pad_token_id + 2) {
+            snprintf(err, errlen, "%s: max_position_embeddings %d leaves no positions after padding_idx %d",
+                     path, cfg->max_position_embeddings, cfg->pad_token_id);
+            goto done;
+        }
+    }
     if (cfg->dim % cfg->n_heads != 0) {
-        snprintf(err, errlen, "%s: dim %d is not divisible by n_heads %d", path, cfg->dim, cfg->n_heads);
+        snprintf(err, errlen, "%s: %s %d is not divisible by %s %d", path, f.dim, cfg->dim, f.heads, cfg->n_heads);
         goto done;
     }
     if (cfg->pad_token_id >= cfg->vocab_size) {
@@ -170,19 +227,14 @@ int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
                  cfg->pad_token_id, cfg->vocab_size);
         goto done;
     }
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "activation");
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, f.act);
     if (!act || cJSON_IsNull(act) || (cJSON_IsString(act) && strcmp(act->valuestring, "gelu") == 0)) {
         cfg->activation = ACT_GELU;
     } else if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0) {
         cfg->activation = ACT_RELU;
     } else {
-        snprintf(err, errlen, "%s: activation %s is not supported (supported: \"gelu\", \"relu\")", path,
+        snprintf(err, errlen, "%s: %s %s is not supported (supported: \"gelu\", \"relu\")", path, f.act,
                  cJSON_IsString(act) ? act->valuestring : "(not a string)");
-        goto done;
-    }
-    const cJSON *sin = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_pos_embds");
-    if (cJSON_IsTrue(sin)) {
-        snprintf(err, errlen, "%s: sinusoidal_pos_embds = true is not supported", path);
         goto done;
     }
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
@@ -203,29 +255,44 @@ done:
 }
 
 int config_save(const ModelConfig *cfg, const char *path, char *err, size_t errlen) {
+    static const char *ARCHITECTURES[] = {"DistilBertForSequenceClassification",
+                                          "BertForSequenceClassification", "RobertaForSequenceClassification"};
+    int distil = cfg->arch == ARCH_DISTILBERT;
+    const FieldNames *f = distil ? &DISTILBERT_NAMES : &BERT_NAMES;
     cJSON *root = cJSON_CreateObject();
     cJSON *arch = cJSON_CreateArray();
     cJSON *id2label = cJSON_CreateObject();
     cJSON *label2id = cJSON_CreateObject();
     int ok = root && arch && id2label && label2id;
     if (ok) {
-        cJSON_AddItemToArray(arch, cJSON_CreateString("DistilBertForSequenceClassification"));
+        cJSON_AddItemToArray(arch, cJSON_CreateString(ARCHITECTURES[cfg->arch]));
         cJSON_AddItemToObject(root, "architectures", arch);
-        cJSON_AddStringToObject(root, "model_type", "distilbert");
-        cJSON_AddStringToObject(root, "activation", cfg->activation == ACT_GELU ? "gelu" : "relu");
-        cJSON_AddNumberToObject(root, "attention_dropout", cfg->attention_dropout);
-        cJSON_AddNumberToObject(root, "dim", cfg->dim);
-        cJSON_AddNumberToObject(root, "dropout", cfg->dropout);
-        cJSON_AddNumberToObject(root, "hidden_dim", cfg->hidden_dim);
+        cJSON_AddStringToObject(root, "model_type", cfg->model_type);
+        cJSON_AddStringToObject(root, f->act, cfg->activation == ACT_GELU ? "gelu" : "relu");
+        cJSON_AddNumberToObject(root, f->att_dropout, cfg->attention_dropout);
+        cJSON_AddNumberToObject(root, f->dim, cfg->dim);
+        cJSON_AddNumberToObject(root, f->hidden_dropout, cfg->dropout);
+        cJSON_AddNumberToObject(root, f->ffn, cfg->hidden_dim);
         cJSON_AddNumberToObject(root, "initializer_range", cfg->initializer_range);
         cJSON_AddNumberToObject(root, "max_position_embeddings", cfg->max_position_embeddings);
-        cJSON_AddNumberToObject(root, "n_heads", cfg->n_heads);
-        cJSON_AddNumberToObject(root, "n_layers", cfg->n_layers);
+        cJSON_AddNumberToObject(root, f->heads, cfg->n_heads);
+        cJSON_AddNumberToObject(root, f->layers, cfg->n_layers);
         cJSON_AddNumberToObject(root, "pad_token_id", cfg->pad_token_id);
-        cJSON_AddNumberToObject(root, "qa_dropout", 0.1);
-        cJSON_AddNumberToObject(root, "seq_classif_dropout", cfg->seq_classif_dropout);
-        cJSON_AddBoolToObject(root, "sinusoidal_pos_embds", 0);
         cJSON_AddNumberToObject(root, "vocab_size", cfg->vocab_size);
+        if (distil) {
+            cJSON_AddNumberToObject(root, "qa_dropout", 0.1);
+            cJSON_AddNumberToObject(root, "seq_classif_dropout", cfg->seq_classif_dropout);
+            cJSON_AddBoolToObject(root, "sinusoidal_pos_embds", 0);
+        } else {
+            cJSON_AddNumberToObject(root, "classifier_dropout", cfg->seq_classif_dropout);
+            cJSON_AddNumberToObject(root, "layer_norm_eps", cfg->layer_norm_eps);
+            cJSON_AddStringToObject(root, "position_embedding_type", "absolute");
+            cJSON_AddNumberToObject(root, "type_vocab_size", cfg->type_vocab_size);
+            if (cfg->arch == ARCH_ROBERTA) {
+                cJSON_AddNumberToObject(root, "bos_token_id", 0);
+                cJSON_AddNumberToObject(root, "eos_token_id", 2);
+            }
+        }
         cJSON_AddStringToObject(root, "problem_type", "single_label_classification");
         cJSON_AddStringToObject(root, "torch_dtype", "float32");
         for (int i = 0; i < cfg->num_labels; i++) {

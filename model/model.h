@@ -1,5 +1,6 @@
-// model.h: DistilBertForSequenceClassification on the CPU — parameters, activations, forward,
-// backward, and the training-step pieces (zero_grad, clipping, AdamW, LR schedule).
+// model.h: encoder sequence classifiers on the CPU — DistilBertForSequenceClassification,
+// BertForSequenceClassification (also MiniLM) and RobertaForSequenceClassification: parameters,
+// activations, forward, backward, and the training-step pieces (zero_grad, clipping, AdamW, schedule).
 //
 // Memory is laid out as in llm.c: one contiguous buffer for all parameters (and one each for their
 // gradients and the two AdamW moments), pointed into by ParameterTensors; one buffer for all
@@ -17,29 +18,32 @@
 
 // Per-layer tensors are stacked over layers (leading L dimension). The Q, K and V projections of a
 // layer sit next to each other, so they form one (3C, C) matrix and one (3C) bias: one linear
-// produces the qkv activation that attention reads.
+// produces the qkv activation that attention reads. HF names: DistilBERT / BERT (RoBERTa as BERT with
+// the prefix roberta.), with "layer.{l}" short for distilbert.transformer.layer.{l} / bert.encoder.layer.{l}.
 typedef struct {
-    real *wte;        // (V, C)      distilbert.embeddings.word_embeddings.weight
-    real *wpe;        // (P, C)      distilbert.embeddings.position_embeddings.weight
-    real *ln_emb_w;   // (C)         distilbert.embeddings.LayerNorm.weight
-    real *ln_emb_b;   // (C)         distilbert.embeddings.LayerNorm.bias
-    real *qkvw;       // (L, 3C, C)  transformer.layer.{l}.attention.{q,k,v}_lin.weight
-    real *qkvb;       // (L, 3C)     transformer.layer.{l}.attention.{q,k,v}_lin.bias
-    real *attprojw;   // (L, C, C)   transformer.layer.{l}.attention.out_lin.weight
-    real *attprojb;   // (L, C)      transformer.layer.{l}.attention.out_lin.bias
-    real *ln1w;       // (L, C)      transformer.layer.{l}.sa_layer_norm.weight
-    real *ln1b;       // (L, C)      transformer.layer.{l}.sa_layer_norm.bias
-    real *fcw;        // (L, I, C)   transformer.layer.{l}.ffn.lin1.weight
-    real *fcb;        // (L, I)      transformer.layer.{l}.ffn.lin1.bias
-    real *fcprojw;    // (L, C, I)   transformer.layer.{l}.ffn.lin2.weight
-    real *fcprojb;    // (L, C)      transformer.layer.{l}.ffn.lin2.bias
-    real *ln2w;       // (L, C)      transformer.layer.{l}.output_layer_norm.weight
-    real *ln2b;       // (L, C)      transformer.layer.{l}.output_layer_norm.bias
-    real *prew;       // (C, C)      pre_classifier.weight
-    real *preb;       // (C)         pre_classifier.bias
-    real *clsw;       // (NL, C)     classifier.weight
-    real *clsb;       // (NL)        classifier.bias
+    real *wte;        // (V, C)      embeddings.word_embeddings.weight
+    real *wpe;        // (P, C)      embeddings.position_embeddings.weight
+    real *wtt;        // (NT, C)     embeddings.token_type_embeddings.weight (BERT, RoBERTa; NT = 0 for DistilBERT)
+    real *ln_emb_w;   // (C)         embeddings.LayerNorm.weight
+    real *ln_emb_b;   // (C)         embeddings.LayerNorm.bias
+    real *qkvw;       // (L, 3C, C)  layer.{l}.attention.{q,k,v}_lin / attention.self.{query,key,value} .weight
+    real *qkvb;       // (L, 3C)     ... .bias
+    real *attprojw;   // (L, C, C)   layer.{l}.attention.out_lin / attention.output.dense .weight
+    real *attprojb;   // (L, C)
+    real *ln1w;       // (L, C)      layer.{l}.sa_layer_norm / attention.output.LayerNorm .weight
+    real *ln1b;       // (L, C)
+    real *fcw;        // (L, I, C)   layer.{l}.ffn.lin1 / intermediate.dense .weight
+    real *fcb;        // (L, I)
+    real *fcprojw;    // (L, C, I)   layer.{l}.ffn.lin2 / output.dense .weight
+    real *fcprojb;    // (L, C)
+    real *ln2w;       // (L, C)      layer.{l}.output_layer_norm / output.LayerNorm .weight
+    real *ln2b;       // (L, C)
+    real *prew;       // (C, C)      head dense: pre_classifier / bert.pooler.dense / classifier.dense .weight
+    real *preb;       // (C)
+    real *clsw;       // (NL, C)     head output: classifier / classifier / classifier.out_proj .weight
+    real *clsb;       // (NL)
 } ParameterTensors;
+#define NUM_PARAM_FIELDS 21
 
 #define MAX_PARAM_ENTRIES 4096
 #define PARAM_NAME_LEN 96
@@ -51,7 +55,8 @@ typedef struct {
     int64_t shape[2];
     size_t offset;               // in elements from the start of the parameter buffer
     size_t numel;
-    int is_head;                 // pre_classifier / classifier: absent from base checkpoints
+    int is_head;                 // the two head linears (BERT: pooler + classifier): may be absent
+                                 // from a base checkpoint and are then initialised
 } ParamEntry;
 
 // Activations of one forward, for B ≤ max_B rows of T ≤ max_T tokens. Per-layer tensors are
@@ -66,7 +71,8 @@ typedef struct {
     real *att;        // (L, B, NH, T, T) attention probabilities (before dropout)
     real *atty;       // (L, B, T, C)     attention output, heads concatenated
     real *attproj;    // (L, B, T, C)     out_lin(atty)
-    real *resid1;     // (L, B, T, C)     attproj + block input
+    real *attproj_drop;//(L, B, T, C)     dropout(attproj) (BERT/RoBERTa; DistilBERT has none: a copy)
+    real *resid1;     // (L, B, T, C)     attproj_drop + block input
     real *ln1;        // (L, B, T, C)     sa_layer_norm(resid1)
     real *ln1_mean, *ln1_rstd;        // (L, B, T)
     real *fch;        // (L, B, T, I)     lin1(ln1)
@@ -77,15 +83,16 @@ typedef struct {
     real *ln2;        // (L, B, T, C)     output_layer_norm(resid2) = the block's output
     real *ln2_mean, *ln2_rstd;        // (L, B, T)
     real *cls;        // (B, C)           the first token's final hidden state
-    real *pre;        // (B, C)           pre_classifier(cls)
-    real *pre_relu;   // (B, C)           relu(pre)
-    real *pre_drop;   // (B, C)           dropout(pre_relu)
+    real *cls_drop;   // (B, C)           dropout(cls) (RoBERTa's head; a copy for the others)
+    real *pre;        // (B, C)           head dense(cls_drop)
+    real *pre_act;    // (B, C)           relu(pre) (DistilBERT) or tanh(pre) (BERT pooler, RoBERTa)
+    real *pre_drop;   // (B, C)           dropout(pre_act)
     real *logits;     // (B, NL)
     real *probs;      // (B, NL)          softmax(logits)
     real *losses;     // (B)              per-row cross-entropy
 } ActivationTensors;
 
-#define NUM_ACTIVATION_TENSORS 28
+#define NUM_ACTIVATION_TENSORS 30
 
 typedef struct {
     ModelConfig config;
@@ -103,7 +110,7 @@ typedef struct {
     ActivationTensors acts, grads_acts;
     real *acts_memory, *grads_acts_memory;
     // inputs of the last forward (copied, since backward needs them)
-    int *inputs, *positions, *key_mask, *targets;
+    int *inputs, *positions, *token_types, *key_mask, *targets;  // token_types: all 0 (one segment)
     int B, T;                          // sizes of the last forward
     int training;                      // dropout on in the last forward
     uint64_t dropout_seed;             // base seed; each step and site derives its own
@@ -116,13 +123,18 @@ typedef struct {
 int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen);
 int model_alloc_activations(Model *m, int max_B, int max_T, char *err, size_t errlen);
 void model_free(Model *m);
+// The longest sequence the position table allows (RoBERTa: P - padding_idx - 1).
+int model_max_sequence_length(const ModelConfig *c);
+// "distilbert.", "bert." or "roberta.": the prefix of the encoder's tensor names
+const char *model_base_prefix(ModelArch arch);
 // HF initialisation: Linear/Embedding weights ~ Normal(0, initializer_range), biases 0,
 // LayerNorm weight 1 bias 0, the pad row of the word embedding 0. Only entries with
 // (is_head || !head_only) are touched.
 void model_init_weights(Model *m, uint64_t seed, int head_only);
 const ParamEntry *model_find_param(const Model *m, const char *name);
 
-// ids, key_mask (B,T); labels (B) or NULL. T ≤ max_T, B ≤ max_B, ids < V, T ≤ P.
+// ids, key_mask (B,T); labels (B) or NULL. T ≤ max_T, B ≤ max_B, ids < V, positions < P.
+// Token types are all 0 (single-sentence classification).
 // training != 0: dropout on (masks from dropout_seed and the forward count).
 // Afterwards acts.logits / acts.probs hold (B, NL) and mean_loss the mean CE (labels given).
 int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,

@@ -216,9 +216,17 @@ START_TEST(test_bad_checkpoints) {
     new_dir(dir, sizeof dir, "no_config");
     expect_load_error(dir, "config.json: cannot open");
 
-    new_dir(dir, sizeof dir, "bert");
-    write_text(dir, "config.json", "{\"model_type\":\"bert\"}");
-    expect_load_error(dir, "model_type \"bert\" is not supported");
+    new_dir(dir, sizeof dir, "gpt2");
+    write_text(dir, "config.json", "{\"model_type\":\"gpt2\"}");
+    expect_load_error(dir, "model_type \"gpt2\" is not supported");
+
+    new_dir(dir, sizeof dir, "decoder");
+    write_text(dir, "config.json", "{\"model_type\":\"bert\",\"is_decoder\":true}");
+    expect_load_error(dir, "is_decoder = true is not supported");
+
+    new_dir(dir, sizeof dir, "relative");
+    write_text(dir, "config.json", "{\"model_type\":\"roberta\",\"position_embedding_type\":\"relative_key\"}");
+    expect_load_error(dir, "position_embedding_type relative_key is not supported");
 
     new_dir(dir, sizeof dir, "not_json");
     write_text(dir, "config.json", "{\"model_type\": \"distilbert\",");
