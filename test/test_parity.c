@@ -1,7 +1,8 @@
-// test_parity.c: our DistilBERT against dumps made by Hugging Face transformers (PyTorch).
+// test_parity.c: our DistilBERT, BERT and RoBERTa against dumps made by Hugging Face transformers (PyTorch).
 //
-// Fixtures: test/fixtures/distilbert-tiny{,-fp16}/ made by dev/make_parity_fixtures.py — a small random
-// DistilBertForSequenceClassification saved with save_pretrained, and dump.safetensors holding the
+// Fixtures: test/fixtures/{distilbert,bert,roberta}-tiny/ and distilbert-tiny-fp16/ (weights stored as
+// float16) made by dev/make_parity_fixtures.py — small random *ForSequenceClassification models
+// saved with save_pretrained, and dump.safetensors holding the
 // batch, logits, loss, every gradient, the parameters after one AdamW step and after two clipped
 // AdamW steps, all computed by PyTorch. We load the checkpoint with our own loader and require
 //   logits, loss, gradients:   |ours - theirs| <= 1e-5 + 1e-4 |theirs|
@@ -191,18 +192,19 @@ static void run_parity(const char *dir) {
            n_loose_step, n_loose_clip, m_params);
 }
 
-START_TEST(test_parity_fp32) { run_parity("test/fixtures/distilbert-tiny"); }
-END_TEST
+static const char *FIXTURE_DIRS[] = {
+    "test/fixtures/distilbert-tiny", "test/fixtures/distilbert-tiny-fp16",
+    "test/fixtures/bert-tiny", "test/fixtures/roberta-tiny",
+};
 
-START_TEST(test_parity_fp16_checkpoint) { run_parity("test/fixtures/distilbert-tiny-fp16"); }
+START_TEST(test_parity) { run_parity(FIXTURE_DIRS[_i]); }
 END_TEST
 
 int main(void) {
     Suite *s = suite_create("parity");
     TCase *tc = tcase_create("transformers");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_parity_fp32);
-    tcase_add_test(tc, test_parity_fp16_checkpoint);
+    tcase_add_loop_test(tc, test_parity, 0, (int)(sizeof FIXTURE_DIRS / sizeof FIXTURE_DIRS[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
