@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "test/gradcheck.h"
+#include "test/run_suite.h"
 
 #ifndef REAL_DOUBLE
 #error "gradcheck tests must be compiled with -DREAL_DOUBLE"
@@ -144,9 +145,5 @@ int main(void) {
     tcase_add_loop_test(tc, test_model_gradients_train_dropout, 0, 3);
     tcase_add_loop_test(tc, test_padding_invariance, 0, 3);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

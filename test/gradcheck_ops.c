@@ -6,6 +6,7 @@
 
 #include "kernels/kernels.h"
 #include "test/gradcheck.h"
+#include "test/run_suite.h"
 
 #ifndef REAL_DOUBLE
 #error "gradcheck tests must be compiled with -DREAL_DOUBLE"
@@ -331,9 +332,5 @@ int main(void) {
     tcase_add_test(tc, test_dropout_statistics);
     tcase_add_test(tc, test_crossentropy);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include "common/fileio.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
+#include "test/run_suite.h"
 
 #define FIXTURE "test/fixtures/distilbert-tiny"
 
@@ -313,9 +314,5 @@ int main(void) {
     tcase_add_test(tc, test_lr_schedule);
     tcase_add_test(tc, test_clip_grad_norm);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

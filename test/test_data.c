@@ -16,6 +16,7 @@
 #include "data/metrics.h"
 #include "data/rng.h"
 #include "data/split.h"
+#include "test/run_suite.h"
 
 #define SHARED "../shared/data/"
 
@@ -823,9 +824,5 @@ static Suite *data_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(data_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(data_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

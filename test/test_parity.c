@@ -16,6 +16,7 @@
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "test/run_suite.h"
 
 #define LR 1e-3
 #define WD 0.01
@@ -206,9 +207,5 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_parity, 0, (int)(sizeof FIXTURE_DIRS / sizeof FIXTURE_DIRS[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -17,6 +17,7 @@
 
 #include "common/fileio.h"
 #include "model/safetensors.h"
+#include "test/run_suite.h"
 
 static char tmpdir[256];   // created in main, inherited by the forked tests
 
@@ -875,10 +876,7 @@ int main(void) {
     tcase_add_test(sh, test_sharded_ok);
     tcase_add_test(sh, test_sharded_hostile);
     suite_add_tcase(s, sh);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = run_suite(s);
     remove_tree(tmpdir);
     return failed ? 1 : 0;
 }

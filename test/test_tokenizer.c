@@ -17,6 +17,7 @@
 
 #include "common/fileio.h"
 #include "tokenizer/tokenizer.h"
+#include "test/run_suite.h"
 
 #define VOCAB "../shared/data/vocab/"
 #define FIX "test/fixtures/tokenizer/"
@@ -308,10 +309,7 @@ int main(void) {
     tcase_add_test(api, load_errors);
     tcase_add_test(api, long_word_time);
     suite_add_tcase(s, api);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = run_suite(s);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
