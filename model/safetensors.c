@@ -10,6 +10,8 @@
 // Data is only read with explicit little-endian byte loads, so unaligned offsets are fine.
 #include "model/safetensors.h"
 
+#include "common/utf8.h"
+
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -89,35 +91,13 @@ static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1
 static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
 
-// Length of the strict UTF-8 sequence at s[0..n) (1..4), or 0 if invalid: no overlong forms,
-// no surrogates (U+D800..DFFF), nothing above U+10FFFF.
-static int utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    int len;
-    unsigned char lo = 0x80, hi = 0xBF;   // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else return 0;
-    if (n < (size_t)len) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (int i = 2; i < len; i++) if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 static int utf8_valid(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
-        int l = utf8_len(p + i, n - i);
+        size_t l = utf8_sequence_length(p + i, n - i);
         if (!l) return 0;
-        i += (size_t)l;
+        i += l;
     }
     return 1;
 }
@@ -140,9 +120,9 @@ static int json_prescan(const char *path, const char *what, const unsigned char 
         unsigned char c = t[i];
         if (c == 0) return fail(err, errlen, "%s: %s contains a NUL byte at byte %zu", path, what, base + i);
         if (c >= 0x80) {
-            int l = utf8_len(t + i, n - i);
+            size_t l = utf8_sequence_length(t + i, n - i);
             if (!l) return fail(err, errlen, "%s: %s is not valid UTF-8 at byte %zu", path, what, base + i);
-            i += (size_t)l;
+            i += l;
             continue;
         }
         if (in_str) {
