@@ -34,7 +34,7 @@ LIB_OBJ_F64 := $(patsubst %.c,$(BUILD)/f64/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libenc.a
 LIB_F64 := $(BUILD)/libenc_f64.a
 
-PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c demo.c tokenize.c))
+PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 

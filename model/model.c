@@ -38,7 +38,7 @@ int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen) {
         offsets[i] = total;
         total += sizes[i];
     }
-    m->num_parameters = total;
+    m->num_parameters = total;  // = model_num_parameters(cfg)
     size_t max_entries = 16 + (size_t)cfg->n_layers * 16;
     m->table = calloc(max_entries, sizeof(ParamEntry));
     m->params_memory = calloc(total, sizeof(real));

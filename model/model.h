@@ -123,6 +123,8 @@ typedef struct {
 int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen);
 int model_alloc_activations(Model *m, int max_B, int max_T, char *err, size_t errlen);
 void model_free(Model *m);
+// Number of parameters (every element of every tensor of the table) of a model with this config.
+size_t model_num_parameters(const ModelConfig *c);
 // The longest sequence the position table allows (RoBERTa: P - padding_idx - 1).
 int model_max_sequence_length(const ModelConfig *c);
 // "distilbert.", "bert." or "roberta.": the prefix of the encoder's tensor names

@@ -67,6 +67,13 @@ void param_field_sizes(const ModelConfig *c, size_t s[NUM_PARAM_FIELDS]) {
     memcpy(s, sizes, sizeof sizes);
 }
 
+size_t model_num_parameters(const ModelConfig *c) {
+    size_t sizes[NUM_PARAM_FIELDS], total = 0;
+    param_field_sizes(c, sizes);
+    for (int i = 0; i < NUM_PARAM_FIELDS; i++) total += sizes[i];
+    return total;
+}
+
 void point_params(ParameterTensors *p, real *memory, const size_t sizes[NUM_PARAM_FIELDS]) {
     real **ptrs[NUM_PARAM_FIELDS] = {
         &p->wte, &p->wpe, &p->wtt, &p->ln_emb_w, &p->ln_emb_b, &p->qkvw, &p->qkvb, &p->attprojw,
