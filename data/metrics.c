@@ -23,6 +23,27 @@ static double clip_prob(double p) {
     return p;
 }
 
+// Top-1 ECE over METRICS_ECE_BINS equal-width confidence bins (k/B, (k+1)/B]; see metrics.h.
+static double expected_calibration_error(const int *labels, const int *preds, const float *probs, int n, int C) {
+    double conf_sum[METRICS_ECE_BINS] = {0}, correct[METRICS_ECE_BINS] = {0};
+    int count[METRICS_ECE_BINS] = {0};
+    for (int i = 0; i < n; i++) {
+        double conf = probs[(size_t)i * C + preds[i]];
+        if (!(conf >= 0)) conf = 0;  // NaN
+        if (conf > 1) conf = 1;
+        int b = (int)ceil(conf * METRICS_ECE_BINS) - 1;  // (b/B, (b+1)/B]
+        if (b < 0) b = 0;
+        if (b >= METRICS_ECE_BINS) b = METRICS_ECE_BINS - 1;
+        conf_sum[b] += conf;
+        correct[b] += labels[i] == preds[i];
+        count[b]++;
+    }
+    double ece = 0;
+    for (int b = 0; b < METRICS_ECE_BINS; b++)
+        if (count[b]) ece += (double)count[b] / n * fabs(correct[b] / count[b] - conf_sum[b] / count[b]);
+    return ece;
+}
+
 int metrics_compute(Metrics *m, const int *labels, const int *preds, const float *probs, int n, int C,
                     char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
@@ -72,6 +93,8 @@ int metrics_compute(Metrics *m, const int *labels, const int *preds, const float
     m->binary_f1 = C == 2 ? m->f1[1] : NAN;
     m->log_loss = NAN;
     m->brier = NAN;
+    m->ece = NAN;
+    if (probs) m->ece = expected_calibration_error(labels, preds, probs, n, C);
     if (probs) {
         m->has_probs = 1;
         double ll = 0, brier = 0;

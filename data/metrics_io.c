@@ -129,9 +129,14 @@ int metrics_write_json(const char *path, const Metrics *m, char *const *label_na
     for (int c = 0; ok && c < m->C; c++)
         ok = add_to_array(names, cJSON_CreateString(class_name(label_names, c, tmp, sizeof tmp)));
     ok = ok && cJSON_AddNumberToObject(root, "accuracy", m->accuracy);
-    if (m->C == 2) ok = ok && cJSON_AddNumberToObject(root, "f1", m->binary_f1);
+    int binary = m->C == 2;  // headline scores: the positive class (1), else macro averages
+    ok = ok && cJSON_AddStringToObject(root, "average", binary ? "binary" : "macro");
+    ok = ok && cJSON_AddNumberToObject(root, "f1", binary ? m->binary_f1 : m->macro_f1);
+    ok = ok && cJSON_AddNumberToObject(root, "precision", binary ? m->precision[1] : m->macro_precision);
+    ok = ok && cJSON_AddNumberToObject(root, "recall", binary ? m->recall[1] : m->macro_recall);
     if (m->has_probs) ok = ok && cJSON_AddNumberToObject(root, "log_loss", m->log_loss);
     if (m->has_probs && m->C == 2) ok = ok && cJSON_AddNumberToObject(root, "brier", m->brier);
+    if (m->has_probs) ok = ok && cJSON_AddNumberToObject(root, "ece", m->ece);
     cJSON *per_class = ok ? cJSON_CreateArray() : NULL;
     ok = ok && add_item(root, "per_class", per_class);
     for (int c = 0; ok && c < m->C; c++) {
