@@ -34,11 +34,19 @@ LIB_OBJ_F64 := $(patsubst %.c,$(BUILD)/f64/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libenc.a
 LIB_F64 := $(BUILD)/libenc_f64.a
 
+# The compute kernels (kernels/ and the AdamW loop in model/optimizer.c) are built for the CPU that
+# builds them (-march=native: AVX-512 on the dev/CI machines), so their vector code and the
+# matmul micro-kernel use its full width; without AVX-512 the same sources compile their portable
+# paths (#ifdef __AVX512F__). KERNEL_ARCH= (empty) builds them for plain x86-64-v2 like the rest.
+KERNEL_ARCH ?= $(shell echo 'int main(void){return 0;}' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo -march=native)
+$(BUILD)/f32/kernels/%.o $(BUILD)/f64/kernels/%.o: CFLAGS += $(KERNEL_ARCH)
+$(BUILD)/f32/model/optimizer.o $(BUILD)/f64/model/optimizer.o: CFLAGS += $(KERNEL_ARCH)
+
 PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
-.PHONY: all test clean
+.PHONY: all test clean cuda
 all: $(PROGRAMS)
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
@@ -69,6 +77,13 @@ $(BUILD)/gradcheck_%: test/gradcheck_%.c $(LIB_F64) $(wildcard test/*.h)
 test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 	@fail=0; for t in $(TESTS) $(GRADCHECKS); do echo "== $$t"; ./$$t || fail=1; done; \
 	if [ $$fail -ne 0 ]; then echo "SOME TEST SUITES FAILED"; exit 1; fi; echo "all test suites passed"
+
+# CUDA kernel labs (dev/cuda/*.cu, built by dev/cuda/Makefile into build/cuda/): only with nvcc;
+# compiling and linking needs no GPU. The CPU build never needs nvcc.
+NVCC ?= nvcc
+cuda:
+	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) -C dev/cuda NVCC=$(NVCC); \
+	else echo "nvcc not found: skipping the CUDA build"; fi
 
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)
