@@ -35,6 +35,20 @@ void layernorm_forward(real *out, real *mean, real *rstd, const real *inp,
 void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
                         const real *weight, const real *mean, const real *rstd, int N, int C);
 
+// ---- matmul.c: C = A·B, the GEMM under linear and attention (packed, cache-blocked, AVX-512
+// micro-kernel where the compiler targets it; the double build uses the reference loop).
+// C (M,N) with row stride ldc; A(i,k) = A[i*rsa + k*csa] (M,K); B(k,j) = B[k*rsb + j*csb] (K,N):
+// a transposed operand is just a stride choice.  C = (accumulate ? C : 0) + A·B (+ bias[j] if bias).
+// matmul splits the work over the OpenMP threads (call it outside parallel regions; it runs on one
+// thread inside one); matmul_serial is one thread (per attention head); matmul_reference the oracle.
+// Every element of C is summed in the same order whatever the thread count (deterministic).
+void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
+            ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
+void matmul_serial(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
+                   ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
+void matmul_reference(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
+                      ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
+
 // ---- linear.c: out = inp · weightᵀ + bias (PyTorch layout: weight (OC,C))
 // inp (N,C), weight (OC,C), bias (OC) or NULL -> out (N,OC)
 void linear_forward(real *out, const real *inp, const real *weight, const real *bias,
@@ -42,6 +56,11 @@ void linear_forward(real *out, const real *inp, const real *weight, const real *
 // dinp += dout · weight;  dweight += doutᵀ · inp;  dbias += Σ_rows dout   (dbias may be NULL)
 void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                      const real *inp, const real *weight, int N, int C, int OC);
+// the plain loops the fast versions above are tested against (test/test_kernels_fast.c)
+void linear_forward_reference(real *out, const real *inp, const real *weight, const real *bias,
+                              int N, int C, int OC);
+void linear_backward_reference(real *dinp, real *dweight, real *dbias, const real *dout,
+                               const real *inp, const real *weight, int N, int C, int OC);
 
 // ---- attention.c: multi-head self-attention with a key padding mask
 // qkv (B,T,3C) = [Q | K | V] per token; key_mask (B,T) 1 = real token, 0 = padding

@@ -1,0 +1,178 @@
+// test_kernels_fast.c: the fast CPU kernels (blocked GEMM, linear, attention, GELU) against their
+// plain reference versions, at awkward sizes (not multiples of the 12 x 32 tile or of the K block),
+// with 1 and 2 OpenMP threads, and the determinism of repeated runs for a fixed thread count.
+// Tolerances, not bit equality: FMA and a different summation order change the rounding.
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels/kernels.h"
+#include "test/run_suite.h"
+
+static uint64_t rng_state = 12345;
+static float frand(void) {  // uniform in [-1, 1)
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+
+static float *rand_array(size_t n) {
+    float *p = malloc(n * sizeof(float) + 4);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+static float *copy_array(const float *a, size_t n) {
+    float *p = malloc(n * sizeof(float) + 4);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, a, n * sizeof(float));
+    return p;
+}
+
+static void set_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+// |got - want| <= atol + rtol |want| everywhere; names the first mismatch
+static void assert_close(const float *got, const float *want, size_t n, double atol, double rtol, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        ck_assert_msg(d <= atol + rtol * fabs((double)want[i]), "%s: element %zu: got %.9g want %.9g (|diff| %.3g)",
+                      what, i, got[i], want[i], d);
+    }
+}
+
+// ---------------------------------------------------------------- matmul
+
+typedef struct { int M, N, K; } Shape;
+static const Shape SHAPES[] = {
+    {1, 1, 1}, {77, 2, 37}, {13, 33, 385}, {12, 32, 384}, {100, 70, 800}, {5, 100, 3}, {250, 97, 129}, {64, 130, 1000},
+};
+
+// layout 0: A row-major, B row-major (dX = dY·W); 1: B transposed (forward X·Wᵀ); 2: A transposed (dW = dYᵀ·X);
+// 3: both strided by a non-unit amount in both directions (generic pack paths)
+static void run_matmul_case(Shape s, int layout, int accumulate, int use_bias, int serial) {
+    int M = s.M, N = s.N, K = s.K, ldc = N + 3;
+    float *A = rand_array((size_t)M * K * 2), *B = rand_array((size_t)K * N * 2), *bias = rand_array(N);
+    float *C0 = rand_array((size_t)M * ldc), *C1 = copy_array(C0, (size_t)M * ldc);
+    ptrdiff_t rsa = K, csa = 1, rsb = N, csb = 1;
+    if (layout == 1) { rsb = 1; csb = K; }
+    if (layout == 2) { rsa = 1; csa = M; }
+    if (layout == 3) { rsa = 2 * K; csa = 2; rsb = 1; csb = 2 * K; }
+    const float *b = use_bias ? bias : NULL;
+    matmul_reference(C0, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
+    if (serial) matmul_serial(C1, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
+    else matmul(C1, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
+    char what[128];
+    snprintf(what, sizeof what, "matmul %dx%dx%d layout %d acc %d bias %d serial %d", M, N, K, layout, accumulate,
+             use_bias, serial);
+    assert_close(C1, C0, (size_t)M * ldc, 2e-5 * sqrt((double)K) + 1e-6, 1e-5, what);  // incl. untouched padding columns
+    free(A); free(B); free(bias); free(C0); free(C1);
+}
+
+START_TEST(test_matmul_vs_reference) {
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+            for (int layout = 0; layout < 4; layout++)
+                for (int acc = 0; acc < 2; acc++)
+                    for (int serial = 0; serial < 2; serial++) run_matmul_case(SHAPES[i], layout, acc, acc == layout % 2, serial);
+    }
+}
+END_TEST
+
+START_TEST(test_matmul_k_zero) {
+    float C[6] = {1, 2, 3, 4, 5, 6}, bias[3] = {10, 20, 30}, A[1] = {0}, B[1] = {0};
+    matmul(C, 3, A, 0, 1, B, 3, 1, bias, 2, 3, 0, 1);
+    float want[6] = {11, 22, 33, 14, 25, 36};
+    assert_close(C, want, 6, 0, 0, "K = 0 accumulate");
+    matmul(C, 3, A, 0, 1, B, 3, 1, NULL, 2, 3, 0, 0);
+    float zero[6] = {0};
+    assert_close(C, zero, 6, 0, 0, "K = 0 overwrite");
+}
+END_TEST
+
+// ---------------------------------------------------------------- linear
+
+static void run_linear_case(int N, int C, int OC, int threads) {
+    set_threads(threads);
+    float *inp = rand_array((size_t)N * C), *w = rand_array((size_t)OC * C), *bias = rand_array(OC);
+    float *dout = rand_array((size_t)N * OC);
+    float *out0 = rand_array((size_t)N * OC), *out1 = copy_array(out0, (size_t)N * OC);
+    linear_forward_reference(out0, inp, w, bias, N, C, OC);
+    linear_forward(out1, inp, w, bias, N, C, OC);
+    double tol = 2e-5 * sqrt((double)C) + 1e-6;
+    assert_close(out1, out0, (size_t)N * OC, tol, 1e-5, "linear_forward");
+    // backward accumulates: start from nonzero gradients
+    float *dinp0 = rand_array((size_t)N * C), *dw0 = rand_array((size_t)OC * C), *db0 = rand_array(OC);
+    float *dinp1 = copy_array(dinp0, (size_t)N * C), *dw1 = copy_array(dw0, (size_t)OC * C), *db1 = copy_array(db0, OC);
+    linear_backward_reference(dinp0, dw0, db0, dout, inp, w, N, C, OC);
+    linear_backward(dinp1, dw1, db1, dout, inp, w, N, C, OC);
+    assert_close(dinp1, dinp0, (size_t)N * C, 2e-5 * sqrt((double)OC) + 1e-6, 1e-5, "linear_backward dinp");
+    assert_close(dw1, dw0, (size_t)OC * C, 2e-5 * sqrt((double)N) + 1e-6, 1e-5, "linear_backward dweight");
+    assert_close(db1, db0, OC, 2e-5 * sqrt((double)N) + 1e-6, 1e-5, "linear_backward dbias");
+    // dbias NULL is allowed
+    linear_backward(dinp1, dw1, NULL, dout, inp, w, N, C, OC);
+    free(inp); free(w); free(bias); free(dout); free(out0); free(out1);
+    free(dinp0); free(dw0); free(db0); free(dinp1); free(dw1); free(db1);
+}
+
+START_TEST(test_linear_vs_reference) {
+    for (int threads = 1; threads <= 2; threads++) {
+        run_linear_case(77, 37, 2, threads);
+        run_linear_case(1, 768, 768, threads);
+        run_linear_case(8, 64, 2, threads);
+        run_linear_case(130, 100, 300, threads);
+        run_linear_case(256, 768, 96, threads);
+    }
+}
+END_TEST
+
+// same inputs, same thread count -> bit-identical outputs (static partitions, no atomics)
+START_TEST(test_linear_deterministic) {
+    set_threads(2);
+    int N = 200, C = 300, OC = 150;
+    float *inp = rand_array((size_t)N * C), *w = rand_array((size_t)OC * C), *dout = rand_array((size_t)N * OC);
+    float *dinp[2], *dw[2], *db[2], *out[2];
+    for (int r = 0; r < 2; r++) {
+        out[r] = calloc((size_t)N * OC, sizeof(float));
+        dinp[r] = calloc((size_t)N * C, sizeof(float));
+        dw[r] = calloc((size_t)OC * C, sizeof(float));
+        db[r] = calloc(OC, sizeof(float));
+        linear_forward(out[r], inp, w, NULL, N, C, OC);
+        linear_backward(dinp[r], dw[r], db[r], dout, inp, w, N, C, OC);
+    }
+    ck_assert(memcmp(out[0], out[1], sizeof(float) * N * OC) == 0);
+    ck_assert(memcmp(dinp[0], dinp[1], sizeof(float) * N * C) == 0);
+    ck_assert(memcmp(dw[0], dw[1], sizeof(float) * OC * C) == 0);
+    ck_assert(memcmp(db[0], db[1], sizeof(float) * OC) == 0);
+    for (int r = 0; r < 2; r++) { free(out[r]); free(dinp[r]); free(dw[r]); free(db[r]); }
+    free(inp); free(w); free(dout);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("kernels_fast");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_matmul_vs_reference);
+    tcase_add_test(tc, test_matmul_k_zero);
+    tcase_add_test(tc, test_linear_vs_reference);
+    tcase_add_test(tc, test_linear_deterministic);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return run_suite(suite()) ? 1 : 0; }
