@@ -1,0 +1,330 @@
+// common.h: what every kernel lab in dev/cuda/ shares (the llm.c dev/cuda/common.h idea, plus
+// poisoned outputs, relative-error validation, median timing and one machine-readable result line).
+//
+// A lab's main():
+//   1. for every validation size and every version: fresh random non-zero inputs (host, then copied),
+//      outputs that the kernel must fully write are poisoned with NaN (0xFF bytes), outputs it adds
+//      into (+=, the backward convention of kernels/kernels.h) are pre-filled with random values;
+//      run the CPU reference (our kernels/ code, linked from build/cuda/libref.a) and the version,
+//      then validate() each output;
+//   2. benchmark() every version at the DistilBERT-sized case (median of event-timed repetitions, L2
+//      flushed before each one) and print_result() one line that dev/gpu_check.sh collects:
+//        RESULT op=<op> version=<n> status=<ok|FAIL> maxrel=<x> time_us=<t> hot_us=<t>
+//               gbps=<g> tflops=<f> floor_us=<f> pct=<p> size=<label>
+//      (one line; maxrel is the largest validated error of that version over all sizes, measured as
+//      defined at validate(); floor_us is the roofline time for the benchmarked size: max(bytes /
+//      peak bandwidth, flops / peak flop rate); pct = floor_us / time_us · 100);
+//   3. return lab_exit(): non-zero when any validation failed.
+// Environment: LAB_PEAK_GBPS overrides the bandwidth peak read from the device; LAB_REPS and
+// LAB_WARMUP the repetition counts (defaults 50 and 10).
+#ifndef DEV_CUDA_COMMON_H
+#define DEV_CUDA_COMMON_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <vector>
+
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+
+// ----------------------------------------------------------------------------------------------
+// errors
+
+#define cudaCheck(call) cuda_check_((call), #call, __FILE__, __LINE__)
+static inline void cuda_check_(cudaError_t e, const char *what, const char *file, int line) {
+    if (e != cudaSuccess) {
+        fprintf(stderr, "%s:%d: CUDA error %s: %s (%s)\n", file, line, cudaGetErrorName(e),
+                cudaGetErrorString(e), what);
+        exit(2);
+    }
+}
+// after a kernel launch: launch-configuration errors now, execution errors at the next sync
+#define cudaCheckLaunch() cudaCheck(cudaGetLastError())
+
+static inline void *host_malloc_(size_t bytes, const char *file, int line) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) { fprintf(stderr, "%s:%d: out of host memory (%zu bytes)\n", file, line, bytes); exit(2); }
+    return p;
+}
+#define host_malloc(bytes) host_malloc_((bytes), __FILE__, __LINE__)
+
+template <class T> static inline T ceil_div(T a, T b) { return (a + b - 1) / b; }
+
+// ----------------------------------------------------------------------------------------------
+// random inputs (a fixed-seed xorshift: runs are reproducible, every call gives fresh values)
+
+static uint64_t lab_rng_state = 0x853c49e6748fea9bull;
+static inline uint32_t lab_rand_u32(void) {
+    lab_rng_state ^= lab_rng_state >> 12;
+    lab_rng_state ^= lab_rng_state << 25;
+    lab_rng_state ^= lab_rng_state >> 27;
+    return (uint32_t)((lab_rng_state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+// uniform in [lo, hi), never exactly 0 (a zero input hides bugs that skip or overwrite an element)
+static inline float lab_rand_uniform(float lo, float hi) {
+    for (;;) {
+        float u = (float)(lab_rand_u32() >> 8) * (1.0f / 16777216.0f);
+        float x = lo + (hi - lo) * u;
+        if (x != 0.0f) return x;
+    }
+}
+static inline void fill_uniform(float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) x[i] = lab_rand_uniform(lo, hi);
+}
+static inline float *make_random_float(size_t n, float lo = -1.0f, float hi = 1.0f) {
+    float *x = (float *)host_malloc(n * sizeof(float));
+    fill_uniform(x, n, lo, hi);
+    return x;
+}
+static inline int lab_rand_int(int n) { return (int)(lab_rand_u32() % (uint32_t)n); }
+
+// ----------------------------------------------------------------------------------------------
+// bf16 on the host (round to nearest even, as __float2bfloat16_rn on the device)
+
+static inline float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+static inline void round_to_bf16(float *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = bf16_round(x[i]); }
+static inline void float_to_bf16(__nv_bfloat16 *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// ----------------------------------------------------------------------------------------------
+// device buffers
+
+template <class T> static inline T *dev_alloc(size_t n) {
+    T *p = NULL;
+    cudaCheck(cudaMalloc((void **)&p, (n ? n : 1) * sizeof(T)));
+    return p;
+}
+template <class T> static inline void to_device(T *dst, const T *src, size_t n) {
+    cudaCheck(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice));
+}
+template <class T> static inline void to_host(T *dst, const T *src, size_t n) {
+    cudaCheck(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost));
+}
+// NaN in every float / bf16 element (0xFFFF.. is a quiet NaN in both): an output element the kernel
+// forgets to write fails validation
+static inline void poison(void *dev_ptr, size_t bytes) { cudaCheck(cudaMemset(dev_ptr, 0xFF, bytes)); }
+// a bf16 device copy of host floats
+static inline __nv_bfloat16 *bf16_to_device(const float *host, size_t n) {
+    std::vector<__nv_bfloat16> tmp(n);
+    float_to_bf16(tmp.data(), host, n);
+    __nv_bfloat16 *d = dev_alloc<__nv_bfloat16>(n);
+    to_device(d, tmp.data(), n);
+    return d;
+}
+
+// ----------------------------------------------------------------------------------------------
+// validation
+
+// Tolerances. rel: the largest allowed |gpu - ref| / (|ref| + floor), where floor = floor_frac ·
+// RMS(ref) keeps near-zero reference values from demanding impossible relative accuracy
+// (kernel-notes §6: atol ≈ 1e-2 · RMS for bf16).
+//   TOL_FP32: fp32 in, fp32 out, only the summation order differs from the CPU reference.
+//   TOL_BF16: bf16-stored outputs against a reference fed the same bf16-rounded inputs:
+//             two bf16 ulps (2 · 2^-8) of the value, plus the floor.
+typedef struct { float rel; float floor_frac; } Tolerance;
+static const Tolerance TOL_FP32 = {1e-4f, 1e-2f};
+static const Tolerance TOL_BF16 = {8e-3f, 1e-2f};
+
+static int lab_failures = 0;   // validations that failed in this run (lab_exit's status)
+
+// Compare n device values (float or bf16) with the host reference. Prints the first mismatches and
+// returns the largest error, or INFINITY when any device value is not finite where the reference is.
+// Reference entries that are not finite are skipped (and counted in the message).
+template <class T>
+static float validate(const char *what, const T *dev_ptr, const float *ref, size_t n, Tolerance tol) {
+    std::vector<T> got_raw(n);
+    to_host(got_raw.data(), dev_ptr, n);
+    double sumsq = 0.0;
+    size_t finite_ref = 0;
+    for (size_t i = 0; i < n; i++) if (isfinite(ref[i])) { sumsq += (double)ref[i] * ref[i]; finite_ref++; }
+    double rms = finite_ref ? sqrt(sumsq / finite_ref) : 0.0;
+    double floor_abs = tol.floor_frac * rms;
+    if (floor_abs == 0.0) floor_abs = 1e-30;
+    double maxrel = 0.0;
+    size_t bad = 0, skipped = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(ref[i])) { skipped++; continue; }
+        float g = (float)got_raw[i];
+        double rel = isfinite(g) ? fabs((double)g - ref[i]) / (fabs((double)ref[i]) + floor_abs) : INFINITY;
+        if (rel > maxrel) { maxrel = rel; worst = i; }
+        if (!(rel <= tol.rel)) {
+            if (bad < 8) printf("    MISMATCH %s[%zu]: gpu %.8g ref %.8g (rel %.3g > %.3g)\n", what, i, g, ref[i], rel, tol.rel);
+            bad++;
+        }
+    }
+    if (bad) {
+        printf("  %-26s FAIL: %zu of %zu beyond rel %.3g (max %.3g at %zu)%s\n", what, bad, n, tol.rel, maxrel, worst,
+               skipped ? " [non-finite reference entries skipped]" : "");
+        lab_failures++;
+    } else {
+        printf("  %-26s ok   max rel %.3g (tol %.3g, n %zu)\n", what, maxrel, tol.rel, n);
+    }
+    return (float)maxrel;
+}
+// a scalar computed on the device (already copied to the host)
+static inline float validate_scalar(const char *what, float got, double ref, float rel_tol) {
+    double rel = isfinite(got) ? fabs(got - ref) / fmax(fabs(ref), 1e-30) : INFINITY;
+    if (!(rel <= rel_tol)) {
+        printf("  %-26s FAIL: gpu %.9g ref %.9g (rel %.3g > %.3g)\n", what, got, ref, rel, rel_tol);
+        lab_failures++;
+    } else {
+        printf("  %-26s ok   gpu %.9g ref %.9g (rel %.3g)\n", what, got, ref, rel);
+    }
+    return (float)rel;
+}
+
+static inline int lab_exit(void) {
+    if (lab_failures) { printf("VALIDATION FAILED: %d check(s)\n", lab_failures); return 1; }
+    printf("all validations passed\n");
+    return 0;
+}
+
+// ----------------------------------------------------------------------------------------------
+// the device and its roofline
+
+typedef struct {
+    double peak_gbps;   // HBM: 2 · memory clock · bus width (H100 SXM: 3352 GB/s); LAB_PEAK_GBPS overrides
+    int l2_bytes;
+    int num_sms;
+    char name[256];
+} LabDevice;
+static LabDevice lab_device;
+
+static inline void lab_init(const char *lab) {
+    int dev = 0;
+    cudaCheck(cudaSetDevice(dev));
+    cudaDeviceProp prop;
+    cudaCheck(cudaGetDeviceProperties(&prop, dev));
+    int mem_khz = 0, bus_bits = 0;
+    cudaCheck(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, dev));
+    cudaCheck(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
+    cudaCheck(cudaDeviceGetAttribute(&lab_device.l2_bytes, cudaDevAttrL2CacheSize, dev));
+    lab_device.num_sms = prop.multiProcessorCount;
+    snprintf(lab_device.name, sizeof lab_device.name, "%s", prop.name);
+    lab_device.peak_gbps = 2.0 * mem_khz * 1e3 * (bus_bits / 8) / 1e9;
+    const char *env = getenv("LAB_PEAK_GBPS");
+    if (env && atof(env) > 0) lab_device.peak_gbps = atof(env);
+    if (!(lab_device.peak_gbps > 0)) lab_device.peak_gbps = 3352.0;
+    printf("== %s on %s (sm_%d%d, %d SMs, L2 %d MB, peak %.0f GB/s)\n", lab, prop.name, prop.major, prop.minor,
+           lab_device.num_sms, lab_device.l2_bytes >> 20, lab_device.peak_gbps);
+}
+
+// Peak flop rates for the compute floor (H100 SXM dense, quoted: kernel-notes §0, §7.2). A lab with
+// flops passes the rate of the unit its version uses.
+#define PEAK_TFLOPS_FP32 66.9
+#define PEAK_TFLOPS_TF32 494.7
+#define PEAK_TFLOPS_BF16 989.4
+
+// ----------------------------------------------------------------------------------------------
+// timing
+
+typedef struct { float median_us; float hot_us; } Timing;
+
+static inline int lab_env_int(const char *name, int dflt) {
+    const char *s = getenv(name);
+    return s && atoi(s) > 0 ? atoi(s) : dflt;
+}
+
+// Time `launch` (a callable that enqueues the kernel(s) on stream 0): warm-up, then the median of
+// `reps` event-timed repetitions with L2 flushed before each (HBM-cold: the honest per-kernel
+// number), then the median without flushing (what a consumer right after the producer sees).
+template <class F> static Timing benchmark(F &&launch, int reps = 0, int warmup = 0) {
+    if (reps <= 0) reps = lab_env_int("LAB_REPS", 50);
+    if (warmup <= 0) warmup = lab_env_int("LAB_WARMUP", 10);
+    size_t flush_bytes = (size_t)std::max(lab_device.l2_bytes, 1 << 20) * 2;
+    static char *flush = NULL;
+    static size_t flush_size = 0;
+    if (flush_size < flush_bytes) {
+        if (flush) cudaCheck(cudaFree(flush));
+        cudaCheck(cudaMalloc((void **)&flush, flush_bytes));
+        flush_size = flush_bytes;
+    }
+    cudaEvent_t start, stop;
+    cudaCheck(cudaEventCreate(&start));
+    cudaCheck(cudaEventCreate(&stop));
+    for (int i = 0; i < warmup; i++) launch();
+    cudaCheckLaunch();
+    cudaCheck(cudaDeviceSynchronize());
+    std::vector<float> cold(reps), hot(reps);
+    for (int i = 0; i < reps; i++) {
+        cudaCheck(cudaMemsetAsync(flush, i & 0xFF, flush_size));
+        cudaCheck(cudaEventRecord(start));
+        launch();
+        cudaCheck(cudaEventRecord(stop));
+        cudaCheck(cudaEventSynchronize(stop));
+        float ms = 0;
+        cudaCheck(cudaEventElapsedTime(&ms, start, stop));
+        cold[i] = ms * 1e3f;
+    }
+    for (int i = 0; i < reps; i++) {
+        cudaCheck(cudaEventRecord(start));
+        launch();
+        cudaCheck(cudaEventRecord(stop));
+        cudaCheck(cudaEventSynchronize(stop));
+        float ms = 0;
+        cudaCheck(cudaEventElapsedTime(&ms, start, stop));
+        hot[i] = ms * 1e3f;
+    }
+    cudaCheckLaunch();
+    cudaCheck(cudaEventDestroy(start));
+    cudaCheck(cudaEventDestroy(stop));
+    std::sort(cold.begin(), cold.end());
+    std::sort(hot.begin(), hot.end());
+    Timing t = {cold[reps / 2], hot[reps / 2]};
+    return t;
+}
+
+// One RESULT line (format at the top of this file). bytes: the minimum HBM traffic of the
+// benchmarked call; flops: its arithmetic (0 for memory-bound ops); peak_tflops: the unit's peak.
+static inline void print_result(const char *op, const char *version, float maxrel, int failed, Timing t,
+                                double bytes, double flops, double peak_tflops, const char *size) {
+    double floor_us = bytes / (lab_device.peak_gbps * 1e9) * 1e6;
+    if (flops > 0 && peak_tflops > 0) floor_us = std::max(floor_us, flops / (peak_tflops * 1e12) * 1e6);
+    double gbps = bytes / (t.median_us * 1e-6) / 1e9;
+    double tflops = flops / (t.median_us * 1e-6) / 1e12;
+    printf("RESULT op=%s version=%s status=%s maxrel=%.3g time_us=%.2f hot_us=%.2f gbps=%.1f tflops=%.2f "
+           "floor_us=%.2f pct=%.1f size=%s\n",
+           op, version, failed ? "FAIL" : "ok", maxrel, t.median_us, t.hot_us, gbps, tflops, floor_us,
+           100.0 * floor_us / t.median_us, size);
+    fflush(stdout);
+}
+
+// which versions to run: all by default, or the one given as argv[1] (llm.c's `./layernorm_forward 3`)
+static inline bool lab_want(int argc, char **argv, int version) {
+    return argc < 2 || atoi(argv[1]) == version;
+}
+
+// ----------------------------------------------------------------------------------------------
+// device helpers
+
+__device__ __forceinline__ float warp_reduce_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_reduce_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+// sum over a block of up to 1024 threads (blockDim.x a multiple of 32); every thread gets the result.
+// The order is fixed by the launch shape, so the result is deterministic.
+__device__ __forceinline__ float block_reduce_sum(float v) {
+    __shared__ float shared[32];
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    v = warp_reduce_sum(v);
+    __syncthreads();   // shared[] may still be read by a previous call
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? shared[lane] : 0.0f;
+    return warp_reduce_sum(v);
+}
+
+// 16-byte packs of 8 bf16 (llm.c's x128): one vector load or store
+struct alignas(16) bf16x8 { __nv_bfloat162 h[4]; };
+
+#endif
