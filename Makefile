@@ -8,6 +8,10 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -march=x86-64-v2
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -Wno-unused-parameter -I.
 LDLIBS  += -lm
+# extra flags for every compile and link: `make test-asan` builds with the sanitizers through this
+SANFLAGS ?=
+CFLAGS  += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
 
 # OpenMP if the compiler has it (the code degrades to one thread without it)
 OPENMP_OK := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes)
@@ -46,7 +50,7 @@ PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
-.PHONY: all test clean cuda
+.PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke
 all: $(PROGRAMS)
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
@@ -85,7 +89,79 @@ cuda:
 	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) -C dev/cuda NVCC=$(NVCC); \
 	else echo "nvcc not found: skipping the CUDA build"; fi
 
+# ---------------------------------------------------------------------------------------------------
+# Sanitizers: `make test-asan` builds the library, every suite and the programs with AddressSanitizer
+# + UndefinedBehaviorSanitizer into build/asan (programs in build/asan/bin; suites that run programs
+# take them from $$ENC_BIN_DIR) and runs every suite with leak checking. Any finding fails the run.
+ASAN_BUILD := build/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+ASAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+              LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=10 ENC_BIN_DIR=$(ASAN_BUILD)/bin
+test-asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANFLAGS="$(ASAN_FLAGS)" asan-binaries
+	@fail=0; for t in $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(TESTS) $(GRADCHECKS)); do echo "== $$t (asan+ubsan)"; \
+	  $(ASAN_ENV) ./$$t || fail=1; done; \
+	if [ $$fail -ne 0 ]; then echo "SOME SUITES FAILED UNDER ASAN/UBSAN"; exit 1; fi; echo "all suites passed under asan+ubsan"
+asan-binaries: $(TESTS) $(GRADCHECKS) $(patsubst %,$(BUILD)/bin/%,$(PROGRAMS))
+$(BUILD)/bin/%: %.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $@
+
+# ---------------------------------------------------------------------------------------------------
+# Fuzzing (clang + libFuzzer): one harness per parser in test/fuzz/fuzz_*.c, built into build/fuzz
+# with ASan + UBSan. cJSON is compiled from source when dev/fetch_cjson_src.sh has put the Debian
+# source in build/cjson-src (coverage and ASan inside cJSON); otherwise the system libcjson is linked.
+#   make fuzz          build the harnesses and the seed corpora (build/fuzz/seeds/<name>)
+#   make fuzz-smoke    run each harness for FUZZ_SECONDS (default 20) from its seeds; fails on a finding
+# Long runs: doc/reliability.md.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 20
+CJSON_SRC_DIR ?= build/cjson-src
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -std=c11 -D_POSIX_C_SOURCE=200809L -I. \
+                -Wall -Wno-unused-parameter -Wno-unknown-pragmas
+ifneq ($(wildcard $(CJSON_SRC_DIR)/cJSON.c),)
+  FUZZ_CJSON_INC  := -I$(CJSON_SRC_DIR)
+  FUZZ_CJSON_OBJ  := $(FUZZ_BUILD)/obj/cJSON.o
+  FUZZ_CJSON_LIBS :=
+else
+  FUZZ_CJSON_INC  := $(CJSON_CFLAGS)
+  FUZZ_CJSON_OBJ  :=
+  FUZZ_CJSON_LIBS := $(CJSON_LIBS)
+endif
+# the parsers and what they need (no kernels, no model, no programs' pipeline)
+FUZZ_LIB_SRC := $(filter-out data/pipeline.c,$(wildcard common/*.c tokenizer/*.c data/*.c)) model/safetensors.c model/config.c
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC)) $(FUZZ_CJSON_OBJ)
+FUZZ_NAMES   := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZERS      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+
+$(FUZZ_BUILD)/obj/cJSON.o: $(CJSON_SRC_DIR)/cJSON.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CJSON_INC) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/libfuzzlib.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.h $(FUZZ_BUILD)/libfuzzlib.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CJSON_INC) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfuzzlib.a $(FUZZ_CJSON_LIBS) -lm -o $@
+$(FUZZ_BUILD)/make_seeds: test/fuzz/make_seeds.c $(FUZZ_BUILD)/libfuzzlib.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CJSON_INC) $< $(FUZZ_BUILD)/libfuzzlib.a $(FUZZ_CJSON_LIBS) -lm -o $@
+
+fuzz: $(FUZZERS) $(FUZZ_BUILD)/make_seeds
+	rm -rf $(FUZZ_BUILD)/seeds && ./$(FUZZ_BUILD)/make_seeds $(FUZZ_BUILD)/seeds
+fuzz-smoke: fuzz
+	@fail=0; for n in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts; \
+	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	  ./$(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -dict=test/fuzz/fuzz.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	    $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/seeds/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 || { fail=1; tail -40 $(FUZZ_BUILD)/$$n.log; }; \
+	  grep -E '^#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss' $(FUZZ_BUILD)/$$n.log | tr '\n' ' '; echo; done; \
+	if [ $$fail -ne 0 ]; then echo "FUZZ SMOKE FOUND A CRASH (see $(FUZZ_BUILD)/artifacts)"; exit 1; fi; echo "fuzz smoke: no findings"
+
 clean:
 	rm -rf $(BUILD) $(PROGRAMS)
 
--include $(LIB_OBJ:.o=.d) $(LIB_OBJ_F64:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(LIB_OBJ_F64:.o=.d) $(wildcard $(FUZZ_BUILD)/obj/*/*.d)

@@ -1,0 +1,24 @@
+// fuzz_bpe_files.c: byte-level BPE legacy files (vocab.json + merges.txt, with the optional
+// tokenizer_config.json and special_tokens_map.json) through tokenizer_load on the directory.
+// Input: vocab.json NUL merges.txt [NUL tokenizer_config.json [NUL special_tokens_map.json]].
+#include "test/fuzz/fuzz_tokenizer_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static const char *names[4] = {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"};
+    size_t off[4], len[4];
+    int n = fuzz_split_nul(data, size, 4, off, len);
+    char path[300], err[512];
+    for (int i = 0; i < 4; i++) {
+        fuzz_path(names[i], path, sizeof path);
+        if (i < n) fuzz_write_file(path, data + off[i], len[i]);
+        else remove(path);
+    }
+    Tokenizer *tok = NULL;
+    if (tokenizer_load(&tok, fuzz_dir(), err, sizeof err) != 0) {
+        FUZZ_CHECK_ERR(err);
+        return 0;
+    }
+    fuzz_exercise_tokenizer(tok);
+    tokenizer_free(tok);
+    return 0;
+}
