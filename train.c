@@ -41,7 +41,7 @@
 
 typedef struct {
     const char *model_dir, *config_path, *tokenizer_path;
-    const char *data_path, *format, *text_column, *label_column, *split_path;
+    const char *data_path, *format, *text_column, *label_column, *label_mode, *split_path;
     const char *output_dir;
     int n_samples;
     double valid_ratio;
@@ -62,6 +62,8 @@ static void usage(FILE *out) {
             "  --format F           csv|tsv|jsonl|imdb-dir (default: from the extension / folder)\n"
             "  --text-column C      text column (name or 0-based index; default text/sentence/review or 0)\n"
             "  --label-column C     label column (default label/sentiment or 1)\n"
+            "  --label-mode M       auto|int|names: integer labels are class ids, or every label is a name\n"
+            "                       (ids in sorted order; e.g. AG News' 1..4) (default auto, doc/data.md)\n"
             "  --split FILE         reuse a split.json instead of drawing one\n"
             "  --output-dir DIR     where reports and best/ go (default out)\n"
             "  --n-samples N        rows drawn from the shuffled data, 0 = all (default 2000)\n"
@@ -137,6 +139,7 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
         else if (!strcmp(flag, "--format")) a->format = v;
         else if (!strcmp(flag, "--text-column")) a->text_column = v;
         else if (!strcmp(flag, "--label-column")) a->label_column = v;
+        else if (!strcmp(flag, "--label-mode")) a->label_mode = v;
         else if (!strcmp(flag, "--split")) a->split_path = v;
         else if (!strcmp(flag, "--output-dir")) a->output_dir = v;
         else if (!strcmp(flag, "--n-samples")) a->n_samples = (int)parse_long(flag, v, 0, DATASET_MAX_ROWS);
@@ -194,6 +197,11 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
         die("--format '%s' is not one of csv, tsv, jsonl, imdb-dir", a->format);
     o.text_column = a->text_column;
     o.label_column = a->label_column;
+    if (a->label_mode) {
+        if (!strcmp(a->label_mode, "int")) o.label_mode = DATASET_LABELS_INT;
+        else if (!strcmp(a->label_mode, "names")) o.label_mode = DATASET_LABELS_NAMES;
+        else if (strcmp(a->label_mode, "auto") != 0) die("--label-mode '%s' is not one of auto, int, names", a->label_mode);
+    }
     o.fixed_label_names = fixed_names;
     o.n_fixed = n_fixed;
     if (dataset_load(ds, &o, err, sizeof err) != 0) die("%s", err);
