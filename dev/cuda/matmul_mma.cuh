@@ -77,6 +77,26 @@ __device__ __forceinline__ void store_value(bf16 *p, float v) { *p = __float2bfl
 __device__ __forceinline__ float load_value(const float *p) { return *p; }
 __device__ __forceinline__ float load_value(const bf16 *p) { return __bfloat162float(*p); }
 
+// The same four fragment loads for a tile with any row stride (in elements), used by the attention
+// kernels whose tiles are (token, head dim) with rows of HS + 8. Lane mappings as derived below in
+// mma_load_a / mma_load_b2 (checked against the ldmatrix rules by a small host-side emulation).
+// A (m, k) stored (m, k): 16x16 fragment at (m0, k0)
+__device__ __forceinline__ void ldsm_a_mk(uint32_t a[4], const bf16 *tile, int stride, int m0, int k0, int lane) {
+    ldmatrix_x4(a, tile + (m0 + (lane & 15)) * stride + k0 + (lane >> 4) * 8);
+}
+// A (m, k) stored (k, m)
+__device__ __forceinline__ void ldsm_a_km(uint32_t a[4], const bf16 *tile, int stride, int m0, int k0, int lane) {
+    ldmatrix_x4_trans(a, tile + (k0 + (lane & 7) + ((lane >> 4) << 3)) * stride + m0 + ((lane >> 3) & 1) * 8);
+}
+// B (k, n) stored (n, k): fragments of n8 tiles n0 (b[0..1]) and n0+8 (b[2..3]) at k0
+__device__ __forceinline__ void ldsm_b_nk(uint32_t b[4], const bf16 *tile, int stride, int n0, int k0, int lane) {
+    ldmatrix_x4(b, tile + (n0 + (lane & 7) + ((lane >> 4) << 3)) * stride + k0 + ((lane >> 3) & 1) * 8);
+}
+// B (k, n) stored (k, n)
+__device__ __forceinline__ void ldsm_b_kn(uint32_t b[4], const bf16 *tile, int stride, int n0, int k0, int lane) {
+    ldmatrix_x4_trans(b, tile + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + n0 + (lane >> 4) * 8);
+}
+
 // ----------------------------------------------------------------------------------- epilogue
 
 struct Epilogue {
