@@ -6,11 +6,13 @@
 // ReLU: y = max(x, 0), dy/dx = [y > 0] (PyTorch tests the output: 0 at x = 0)   (saves y)
 // tanh: dy/dx = 1 - y²                                                         (saves y)
 #include "kernels/kernels.h"
+#include "kernels/vmath.h"
 
 #define INV_SQRT2     0.70710678118654752440
 #define INV_SQRT_2PI  0.39894228040143267794
 
-void gelu_forward(real *out, const real *inp, int N) {
+// the plain libm versions: the double build's GELU and the oracle of the fast ones
+void gelu_forward_reference(real *out, const real *inp, int N) {
     #pragma omp parallel for
     for (int i = 0; i < N; i++) {
         real x = inp[i];
@@ -18,7 +20,7 @@ void gelu_forward(real *out, const real *inp, int N) {
     }
 }
 
-void gelu_backward(real *dinp, const real *inp, const real *dout, int N) {
+void gelu_backward_reference(real *dinp, const real *inp, const real *dout, int N) {
     #pragma omp parallel for
     for (int i = 0; i < N; i++) {
         real x = inp[i];
@@ -27,6 +29,39 @@ void gelu_backward(real *dinp, const real *inp, const real *dout, int N) {
         dinp[i] += dout[i] * (cdf + x * pdf);
     }
 }
+
+#ifdef VMATH_AVX512
+// 16 values at a time with the polynomial erf/exp of vmath.h; the tail through a masked load/store.
+// Parallel over chunks of the array (each element is independent, so any split gives the same result).
+void gelu_forward(real *out, const real *inp, int N) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), s2 = _mm512_set1_ps((float)INV_SQRT2);
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i += 16) {
+        __mmask16 m = N - i >= 16 ? 0xFFFF : (__mmask16)((1u << (N - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, inp + i);
+        __m512 cdf = _mm512_mul_ps(half, _mm512_add_ps(one, verf(_mm512_mul_ps(x, s2))));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(x, cdf));
+    }
+}
+
+void gelu_backward(real *dinp, const real *inp, const real *dout, int N) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), s2 = _mm512_set1_ps((float)INV_SQRT2);
+    const __m512 mhalf = _mm512_set1_ps(-0.5f), k = _mm512_set1_ps((float)INV_SQRT_2PI);
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i += 16) {
+        __mmask16 m = N - i >= 16 ? 0xFFFF : (__mmask16)((1u << (N - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, inp + i);
+        __m512 cdf = _mm512_mul_ps(half, _mm512_add_ps(one, verf(_mm512_mul_ps(x, s2))));
+        __m512 pdf = _mm512_mul_ps(k, vexp(_mm512_mul_ps(mhalf, _mm512_mul_ps(x, x))));
+        __m512 g = _mm512_fmadd_ps(x, pdf, cdf);
+        __m512 d = _mm512_maskz_loadu_ps(m, dinp + i);
+        _mm512_mask_storeu_ps(dinp + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dout + i), g, d));
+    }
+}
+#else
+void gelu_forward(real *out, const real *inp, int N) { gelu_forward_reference(out, inp, N); }
+void gelu_backward(real *dinp, const real *inp, const real *dout, int N) { gelu_backward_reference(dinp, inp, dout, N); }
+#endif
 
 void relu_forward(real *out, const real *inp, int N) {
     for (int i = 0; i < N; i++) out[i] = inp[i] > 0 ? inp[i] : 0;

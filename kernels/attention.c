@@ -15,10 +15,22 @@
 //   ds[t2]    = att[t2] * (datt[t2] - Σ_j att[j] * datt[j])          (softmax backward)
 //   dq[t]    += Σ_t2 ds[t2] * k[t2] / sqrt(HS)   dk[t2] += ds[t2] * q[t] / sqrt(HS)
 // Masked keys have att = 0, hence ds = 0 and dk = dv = 0 there.
+//
+// Two implementations. attention_*_reference: the loops above, one query row at a time. attention_*:
+// the same math per (b, h) as whole-matrix products on the blocked GEMM (matmul_serial, one thread
+// per head; heads split statically over threads, so results are deterministic):
+//   forward:  S = Q·Kᵀ (T,T) into att, row softmax (vectorised exp), P' = dropout(P), O = P'·V
+//   backward: dP' = dO·Vᵀ, dV += P'ᵀ·dO, dS = P ∘ (dP - rowsum(P ∘ dP)) · scale, dQ += dS·K, dK += dSᵀ·Q
+// Q, K, V and their gradients are read and written in place in (B,T,3C) with row stride 3C. The
+// fast path is tested against the reference (test/test_kernels_fast.c) and, through the double build,
+// against finite differences (test/gradcheck_ops.c).
 #include "kernels/kernels.h"
 #include "kernels/dropout.h"
+#include "kernels/vmath.h"
 
-void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
+#include <stdlib.h>
+
+void attention_forward_reference(real *out, real *att, const real *qkv, const int *key_mask,
                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
     int HS = C / NH;
     int C3 = 3 * C;
@@ -75,7 +87,7 @@ void attention_forward(real *out, real *att, const real *qkv, const int *key_mas
     }
 }
 
-void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
+void attention_backward_reference(real *dqkv, const real *dout, const real *qkv, const real *att,
                         real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
     int HS = C / NH;
     int C3 = 3 * C;
@@ -122,6 +134,142 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
                     }
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- fast path
+
+// per-thread scratch (grows once): the dropped-out probabilities and the score gradients of one head
+typedef struct { real *p; size_t cap; } Scratch;
+static _Thread_local Scratch tl_scratch;
+
+static real *scratch(size_t n) {
+    if (n > tl_scratch.cap) {
+        free(tl_scratch.p);
+        tl_scratch.p = malloc(n * sizeof(real));
+        if (!tl_scratch.p) abort();  // out of memory inside a parallel region: nothing sane to do
+        tl_scratch.cap = n;
+    }
+    return tl_scratch.p;
+}
+
+// one row of scores a[0..T) (unscaled q·k) -> softmax(scale · a) over the keys with m = 1; masked keys 0;
+// uniform 1/T when every key is masked (as the reference)
+static void softmax_row(real *a, const int *m, int T, real scale) {
+#ifdef VMATH_AVX512
+    const __m512 vscale = _mm512_set1_ps(scale);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < T; j += 16) {
+        __mmask16 lm = T - j >= 16 ? 0xFFFF : (__mmask16)((1u << (T - j)) - 1);
+        __mmask16 km = _mm512_mask_cmpneq_epi32_mask(lm, _mm512_maskz_loadu_epi32(lm, m + j), _mm512_setzero_si512());
+        __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(lm, a + j), vscale);
+        vmax = _mm512_mask_max_ps(vmax, km, vmax, x);
+    }
+    float maxval = _mm512_reduce_max_ps(vmax);
+    if (maxval == -INFINITY) {  // every key masked
+        for (int j = 0; j < T; j++) a[j] = (real)1 / T;
+        return;
+    }
+    __m512 vsum = _mm512_setzero_ps(), vm = _mm512_set1_ps(maxval);
+    for (int j = 0; j < T; j += 16) {
+        __mmask16 lm = T - j >= 16 ? 0xFFFF : (__mmask16)((1u << (T - j)) - 1);
+        __mmask16 km = _mm512_mask_cmpneq_epi32_mask(lm, _mm512_maskz_loadu_epi32(lm, m + j), _mm512_setzero_si512());
+        __m512 x = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(lm, a + j), vscale, vm);
+        __m512 e = _mm512_maskz_mov_ps(km, vexp(x));
+        vsum = _mm512_add_ps(vsum, e);
+        _mm512_mask_storeu_ps(a + j, lm, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (int j = 0; j < T; j += 16) {
+        __mmask16 lm = T - j >= 16 ? 0xFFFF : (__mmask16)((1u << (T - j)) - 1);
+        _mm512_mask_storeu_ps(a + j, lm, _mm512_mul_ps(_mm512_maskz_loadu_ps(lm, a + j), inv));
+    }
+#else
+    real maxval = -INFINITY;
+    for (int j = 0; j < T; j++) {
+        if (!m[j]) continue;
+        a[j] *= scale;
+        if (a[j] > maxval) maxval = a[j];
+    }
+    if (maxval == -INFINITY) {
+        for (int j = 0; j < T; j++) a[j] = (real)1 / T;
+        return;
+    }
+    real sum = 0;
+    for (int j = 0; j < T; j++) {
+        a[j] = m[j] ? real_exp(a[j] - maxval) : 0;
+        sum += a[j];
+    }
+    real inv = 1 / sum;
+    for (int j = 0; j < T; j++) a[j] *= inv;
+#endif
+}
+
+// P' = dropout(P) for head row block starting at element index `row0` of att (same indices as forward)
+static void dropout_probs(real *dst, const real *a, size_t row0, int T, real p, uint64_t seed, real keep_scale) {
+    for (size_t i = 0; i < (size_t)T * T; i++) dst[i] = dropout_keep(seed, row0 + i, p) ? a[i] * keep_scale : 0;
+}
+
+void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
+                       real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    int HS = C / NH, C3 = 3 * C;
+    real scale = (real)(1.0 / sqrt((double)HS));
+    real keep_scale = dropout_p > 0 ? (real)(1.0 / (1.0 - (double)dropout_p)) : 1;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            const real *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
+            size_t row0 = ((size_t)b * NH + h) * T * T;
+            real *a = att + row0;
+            matmul_serial(a, T, q, C3, 1, k, 1, C3, NULL, T, T, HS, 0);      // a = Q·Kᵀ
+            for (int t = 0; t < T; t++) softmax_row(a + (size_t)t * T, key_mask + (size_t)b * T, T, scale);
+            const real *pa = a;
+            if (dropout_p > 0) {
+                real *d = scratch((size_t)T * T);
+                dropout_probs(d, a, row0, T, dropout_p, dropout_seed, keep_scale);
+                pa = d;
+            }
+            matmul_serial(out + (size_t)b * T * C + h * HS, C, pa, T, 1, v, C3, 1, NULL, T, HS, T, 0);  // O = P'·V
+        }
+    }
+}
+
+void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
+                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    int HS = C / NH, C3 = 3 * C;
+    real scale = (real)(1.0 / sqrt((double)HS));
+    real keep_scale = dropout_p > 0 ? (real)(1.0 / (1.0 - (double)dropout_p)) : 1;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            size_t off = (size_t)b * T * C3 + h * HS;
+            const real *q = qkv + off, *k = q + C, *v = q + 2 * C;
+            real *dq = dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
+            const real *dO = dout + (size_t)b * T * C + h * HS;
+            size_t row0 = ((size_t)b * NH + h) * T * T;
+            const real *a = att + row0;
+            real *buf = scratch((size_t)2 * T * T), *ds = buf, *pd = buf + (size_t)T * T;
+            const real *pa = a;
+            if (dropout_p > 0) {
+                dropout_probs(pd, a, row0, T, dropout_p, dropout_seed, keep_scale);
+                pa = pd;
+            }
+            matmul_serial(ds, T, dO, C, 1, v, 1, C3, NULL, T, T, HS, 0);     // dP' = dO·Vᵀ
+            matmul_serial(dv, C3, pa, 1, T, dO, C, 1, NULL, T, HS, T, 1);    // dV += P'ᵀ·dO
+            // back through dropout (dP = dP' ∘ keep/(1-p)) and softmax: dS = P ∘ (dP - Σ_j P_j dP_j)
+            for (int t = 0; t < T; t++) {
+                real *d = ds + (size_t)t * T;
+                const real *at = a + (size_t)t * T;
+                if (dropout_p > 0)
+                    for (int j = 0; j < T; j++)
+                        d[j] = dropout_keep(dropout_seed, row0 + (size_t)t * T + j, dropout_p) ? d[j] * keep_scale : 0;
+                real dot = 0;
+                for (int j = 0; j < T; j++) dot += at[j] * d[j];
+                for (int j = 0; j < T; j++) d[j] = at[j] * (d[j] - dot) * scale;
+            }
+            matmul_serial(dq, C3, ds, T, 1, k, C3, 1, NULL, T, HS, T, 1);    // dQ += dS·K
+            matmul_serial(dk, C3, ds, 1, T, q, C3, 1, NULL, T, HS, T, 1);    // dK += dSᵀ·Q
         }
     }
 }

@@ -1,6 +1,7 @@
 // dropout.c: inverted dropout. Train mode: out = inp * keep / (1 - p), keep ~ Bernoulli(1 - p);
 // eval mode (or p = 0): identity. Backward multiplies by the same keep / (1 - p). The mask is
-// regenerated from (seed, index) by dropout_keep (dropout.h), never stored.
+// regenerated from (seed, index) by dropout_keep (dropout.h), never stored. Each element depends only
+// on its index, so the loops split over threads with the same result.
 #include "kernels/kernels.h"
 #include "kernels/dropout.h"
 
@@ -10,6 +11,7 @@ void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
         return;
     }
     real scale = (real)(1.0 / (1.0 - (double)p));
+    #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) out[i] = dropout_keep(seed, (uint64_t)i, p) ? inp[i] * scale : 0;
 }
 
@@ -19,5 +21,6 @@ void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N
         return;
     }
     real scale = (real)(1.0 / (1.0 - (double)p));
+    #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) dinp[i] += dropout_keep(seed, (uint64_t)i, p) ? dout[i] * scale : 0;
 }

@@ -71,10 +71,17 @@ void attention_forward(real *out, real *att, const real *qkv, const int *key_mas
                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
                         real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+// one query row at a time, the plain loops: the oracle of the two above
+void attention_forward_reference(real *out, real *att, const real *qkv, const int *key_mask,
+                                 real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+void attention_backward_reference(real *dqkv, const real *dout, const real *qkv, const real *att,
+                                  real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
 
 // ---- activations.c: elementwise nonlinearities (N elements)
 void gelu_forward(real *out, const real *inp, int N);       // exact erf form; saves inp
 void gelu_backward(real *dinp, const real *inp, const real *dout, int N);
+void gelu_forward_reference(real *out, const real *inp, int N);   // libm erff: the oracle
+void gelu_backward_reference(real *dinp, const real *inp, const real *dout, int N);
 void relu_forward(real *out, const real *inp, int N);       // saves out
 void relu_backward(real *dinp, const real *out, const real *dout, int N);
 void tanh_forward(real *out, const real *inp, int N);       // saves out

@@ -163,6 +163,74 @@ START_TEST(test_linear_deterministic) {
 }
 END_TEST
 
+
+// ---------------------------------------------------------------- attention
+
+static void run_attention_case(int B, int T, int C, int NH, float p, int threads) {
+    set_threads(threads);
+    size_t n_qkv = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C, n_att = (size_t)B * NH * T * T;
+    float *qkv = rand_array(n_qkv), *dout = rand_array(n_out);
+    for (size_t i = 0; i < n_qkv; i++) qkv[i] *= 3;  // peaked softmaxes too
+    int *mask = malloc(sizeof(int) * B * T);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) mask[b * T + t] = b == 1 ? 0 : (b % 3 == 2 ? (t * 7 + b) % 3 != 0 : t < T - b);
+    float *out0 = rand_array(n_out), *out1 = rand_array(n_out), *att0 = rand_array(n_att), *att1 = rand_array(n_att);
+    attention_forward_reference(out0, att0, qkv, mask, p, 99, B, T, C, NH);
+    attention_forward(out1, att1, qkv, mask, p, 99, B, T, C, NH);
+    assert_close(att1, att0, n_att, 1e-6, 1e-5, "attention att");
+    assert_close(out1, out0, n_out, 1e-5, 1e-4, "attention out");
+    float *d0 = rand_array(n_qkv), *d1 = copy_array(d0, n_qkv);  // backward accumulates
+    attention_backward_reference(d0, dout, qkv, att0, p, 99, B, T, C, NH);
+    attention_backward(d1, dout, qkv, att0, p, 99, B, T, C, NH);
+    assert_close(d1, d0, n_qkv, 1e-5, 1e-4, "attention dqkv");
+    free(qkv); free(dout); free(mask); free(out0); free(out1); free(att0); free(att1); free(d0); free(d1);
+}
+
+START_TEST(test_attention_vs_reference) {
+    for (int threads = 1; threads <= 2; threads++) {
+        run_attention_case(4, 77, 96, 3, 0, threads);     // head size 32, odd T, a fully masked row (b = 1)
+        run_attention_case(4, 77, 96, 3, 0.1f, threads);  // dropout on the probabilities
+        run_attention_case(3, 1, 8, 2, 0, threads);       // T = 1
+        run_attention_case(2, 40, 48, 1, 0.3f, threads);  // one head of 48
+    }
+}
+END_TEST
+
+// ---------------------------------------------------------------- GELU
+
+START_TEST(test_gelu_vs_exact) {
+    int N = 200003;  // not a multiple of 16
+    float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N), *yr = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) x[i] = -10.0f + 20.0f * (float)i / (float)(N - 1);
+    x[0] = 0.0f; x[1] = -0.0f; x[2] = 1.0f; x[3] = -1.0f; x[4] = 4.0f * 1.41421356f;
+    gelu_forward(y, x, N);
+    gelu_forward_reference(yr, x, N);
+    double worst = 0, worst_ref = 0;
+    for (int i = 0; i < N; i++) {
+        double exact = (double)x[i] * 0.5 * (1.0 + erf((double)x[i] / sqrt(2.0)));
+        double e = fabs(y[i] - exact) / (1.0 + fabs(exact)), er = fabs(yr[i] - exact) / (1.0 + fabs(exact));
+        if (e > worst) worst = e;
+        if (er > worst_ref) worst_ref = er;
+    }
+    // glibc erff gives ~1e-7 here; the polynomial erf (vmath.h) must stay within a few 1e-7
+    ck_assert_msg(worst <= 3e-7, "gelu_forward error %.3g (erff-based reference: %.3g)", worst, worst_ref);
+    // backward: dinp += dout * gelu'(x) against the exact derivative, accumulating into nonzero dinp
+    float *dout = rand_array(N), *dinp = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) dinp[i] = 0.5f;
+    gelu_backward(dinp, x, dout, N);
+    worst = 0;
+    for (int i = 0; i < N; i++) {
+        double xd = x[i];
+        double g = 0.5 * (1.0 + erf(xd / sqrt(2.0))) + xd * exp(-0.5 * xd * xd) / sqrt(2.0 * 3.14159265358979323846);
+        double exact = 0.5 + (double)dout[i] * g;
+        double e = fabs(dinp[i] - exact) / (1.0 + fabs(exact));
+        if (e > worst) worst = e;
+    }
+    ck_assert_msg(worst <= 5e-7, "gelu_backward error %.3g", worst);
+    free(x); free(y); free(yr); free(dout); free(dinp);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kernels_fast");
     TCase *tc = tcase_create("core");
@@ -171,6 +239,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_matmul_k_zero);
     tcase_add_test(tc, test_linear_vs_reference);
     tcase_add_test(tc, test_linear_deterministic);
+    tcase_add_test(tc, test_attention_vs_reference);
+    tcase_add_test(tc, test_gelu_vs_exact);
     suite_add_tcase(s, tc);
     return s;
 }
