@@ -10,6 +10,8 @@
 //   ("negative" < "positive", "ham" < "spam", "neg" < "pos").
 #include "data/dataset_internal.h"
 
+#include "common/json_check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +293,10 @@ int dataset_load(Dataset *ds, const DatasetOptions *opt, char *err, size_t errle
     ds->n = r.n;
     for (int i = 0; i < r.n; i++) free(r.labels[i]);
     free(r.labels);
-    if (rc != 0) dataset_free(ds);
+    if (rc != 0) {
+        dataset_free(ds);
+        err_one_line(err, errlen);  // file names (imdb-dir) quoted in messages may hold newlines
+    }
     return rc;
 }
 

@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/json_check.h"
+
+// caps on config.json (hostile-inputs.md §0): real ones are a few KB and nest 3-4 levels
+#define CONFIG_MAX_FILE_BYTES (1u << 20)
+#define CONFIG_MAX_DEPTH 32
 
 // ---- reading helpers: each returns 0, or -1 with a message naming the file and the field
 
@@ -143,12 +148,11 @@ static int require_false(const cJSON *root, const char *key, const char *path, c
 
 int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, err, errlen) != 0) return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
+    // the checked parse (hostile-inputs.md §3.3): size cap, strict UTF-8, no NUL / \u0000, no trailing
+    // text; before this, invalid UTF-8 in id2label was accepted and written back into saved configs
+    cJSON *root = json_read_file(path, CONFIG_MAX_FILE_BYTES, CONFIG_MAX_DEPTH, err, errlen);
+    if (!root) { err_one_line(err, errlen); return -1; }
+    if (!cJSON_IsObject(root)) {
         snprintf(err, errlen, "%s: not a JSON object", path);
         cJSON_Delete(root);
         return -1;
@@ -250,7 +254,10 @@ int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
     rc = 0;
 done:
     cJSON_Delete(root);
-    if (rc != 0) config_free(cfg);
+    if (rc != 0) {
+        config_free(cfg);
+        err_one_line(err, errlen);  // field values quoted in messages may hold newlines
+    }
     return rc;
 }
 

@@ -132,6 +132,12 @@ int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int max_length,
         return -1;
     }
     int n_special = t->n_prefix + t->n_suffix;
+    // the special tokens alone would exceed max_length: the result would break the documented bound
+    // (fuzz_encode: tokenizer_encode_batch with T = 1 reported row lengths of 2 for a row of 1)
+    if (max_length > 0 && max_length < n_special) {
+        snprintf(err, errlen, "max_length %d is smaller than the %d special tokens of the template", max_length, n_special);
+        return -1;
+    }
     int limit = INT32_MAX / 2;
     if (max_length > 0) limit = max_length > n_special ? max_length - n_special : 0;
     t->scratch.n = 0;
@@ -146,7 +152,8 @@ int tokenizer_encode(Tokenizer *t, const char *text, size_t len, int max_length,
     }
     int k = 0;
     for (int i = 0; i < t->n_prefix; i++) enc->ids[k++] = t->prefix_ids[i];
-    memcpy(enc->ids + k, t->scratch.ids, (size_t)t->scratch.n * sizeof(int32_t));
+    // scratch.ids is NULL before the first non-empty text: memcpy(dst, NULL, 0) is undefined (UBSan, fuzz_encode)
+    if (t->scratch.n > 0) memcpy(enc->ids + k, t->scratch.ids, (size_t)t->scratch.n * sizeof(int32_t));
     k += t->scratch.n;
     for (int i = 0; i < t->n_suffix; i++) enc->ids[k++] = t->suffix_ids[i];
     for (int i = 0; i < total; i++) enc->attention_mask[i] = 1;

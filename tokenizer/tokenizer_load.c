@@ -10,6 +10,7 @@
 #include "tokenizer/tokenizer_internal.h"
 #include "tokenizer/unicode.h"
 #include "common/fileio.h"
+#include "common/json_check.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #define MAX_VOCAB_FILE (32u << 20)
 #define MAX_CONFIG_FILE (1u << 20)
 #define MAX_TOKEN_BYTES 1024
+#define MAX_JSON_DEPTH 64  // tokenizer.json nests ~6 levels (normalizer Sequence inside Sequence, ...)
 
 // read a file after checking its size against cap
 static int read_capped(const char *path, size_t cap, char **data, size_t *len, char *err, size_t errlen) {
@@ -32,19 +34,9 @@ static int read_capped(const char *path, size_t cap, char **data, size_t *len, c
     return read_file(path, data, len, err, errlen);
 }
 
+// the checked parse of common/json_check.h: strict UTF-8, no NUL or \u0000, no trailing text, depth cap
 static cJSON *parse_json_file(const char *path, size_t cap, char *err, size_t errlen) {
-    char *data;
-    size_t len;
-    if (read_capped(path, cap, &data, &len, err, errlen) != 0) return NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    if (!root) {
-        snprintf(err, errlen, "%s: invalid JSON near byte %ld", path, end ? (long)(end - data) : -1L);
-        free(data);
-        return NULL;
-    }
-    free(data);
-    return root;
+    return json_read_file(path, cap, MAX_JSON_DEPTH, err, errlen);
 }
 
 static int file_exists(const char *path) {
@@ -473,10 +465,13 @@ static int load_vocab_txt(Tokenizer *t, const char *path, const char *dir, char 
         legacy_token_flags(&c, keys[k], tok[k], &l, &r);
         if (add_added_token(t, tok[k], -1, 1, 0, l, r, 0, path, err, errlen) != 0) { legacy_config_free(&c); goto done; }
     }
+    // tok[] may point into the cJSON trees of c: free them only after the last use (fuzz_vocab_txt found
+    // a use after free when the special tokens came from tokenizer_config.json / special_tokens_map.json)
+    int ok = wordpiece_init(t, tok[0], "##", 100, path, err, errlen) == 0 &&
+             set_template(t, tok[3], tok[1], path, err, errlen) == 0;
+    if (ok) set_pad(t, tok[2]);
     legacy_config_free(&c);
-    if (wordpiece_init(t, tok[0], "##", 100, path, err, errlen) != 0) goto done;
-    if (set_template(t, tok[3], tok[1], path, err, errlen) != 0) goto done;
-    set_pad(t, tok[2]);
+    if (!ok) goto done;
     t->decoder = DECODER_WORDPIECE;
     t->decoder_cleanup = 1;
     rc = 0;
@@ -591,7 +586,11 @@ int tokenizer_load(Tokenizer **out, const char *path, char *err, size_t errlen) 
     }
 done:
     free(tj); free(vt); free(vj); free(mt); free(dir);
-    if (rc != 0) { tokenizer_free(t); return -1; }
+    if (rc != 0) {
+        tokenizer_free(t);
+        err_one_line(err, errlen);  // tokens and names quoted from the files may hold newlines
+        return -1;
+    }
     *out = t;
     return 0;
 }
