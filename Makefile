@@ -98,7 +98,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 ASAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
               LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=10 ENC_BIN_DIR=$(ASAN_BUILD)/bin
-test-asan:
+test-asan: $(PROGRAMS)
 	$(MAKE) BUILD=$(ASAN_BUILD) SANFLAGS="$(ASAN_FLAGS)" asan-binaries
 	@fail=0; for t in $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(TESTS) $(GRADCHECKS)); do echo "== $$t (asan+ubsan)"; \
 	  $(ASAN_ENV) ./$$t || fail=1; done; \
