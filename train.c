@@ -55,6 +55,7 @@ typedef struct {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: ./train (--model DIR | --config FILE --tokenizer PATH) --data PATH [options]\n"
+            "       ./train (--model DIR | --tokenizer PATH) --data PATH --inspect [options]\n"
             "  --model DIR          start from a Hugging Face checkpoint (config.json + model.safetensors)\n"
             "  --config FILE        or a config.json: random initialisation (needs --tokenizer)\n"
             "  --tokenizer PATH     tokenizer directory or file (default: the --model directory)\n"
@@ -158,7 +159,9 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
         else die("unknown option '%s' (see --help)", flag);
     }
     if (!a->data_path) die("--data PATH is required (see --help)");
-    if (!!a->model_dir == !!a->config_path) die("give exactly one of --model DIR or --config FILE (see --help)");
+    if (a->model_dir && a->config_path) die("give one of --model DIR or --config FILE, not both");
+    if (a->inspect && (a->model_dir || a->tokenizer_path)) return;  // --inspect needs only a tokenizer
+    if (!a->model_dir && !a->config_path) die("give --model DIR or --config FILE (see --help)");
     if (a->config_path && !a->tokenizer_path) die("--config needs --tokenizer PATH");
 }
 
