@@ -467,6 +467,108 @@ START_TEST(test_dataset_rows) {
 }
 END_TEST
 
+// ---------------------------------------------------------------------------------------------------
+// folders, caps, links, overwriting what we read
+
+START_TEST(test_imdb_dir_special_files) {
+    make_tmp_root();
+    char p[512], q[600], err[512];
+    put(p, sizeof p, "acl/pos/1_10.txt", "good", -1);
+    put(p, sizeof p, "acl/neg/2_1.txt", "bad", -1);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/acl", tmp_root);
+    DatasetOptions o = dataset_options_default(dir);
+    Dataset ds;
+    ck_assert_msg(dataset_load(&ds, &o, err, sizeof err) == 0, "%s", err);
+    dataset_free(&ds);
+    // a symlink to /dev/zero (would never end), a FIFO (would block), a folder named like a review
+    const char *kinds[3] = {"symlink", "fifo", "dir"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(q, sizeof q, "%s/acl/neg/3_2.txt", tmp_root);
+        if (k == 0) ck_assert_int_eq(symlink("/dev/zero", q), 0);
+        if (k == 1) ck_assert_int_eq(mkfifo(q, 0600), 0);
+        if (k == 2) ck_assert_int_eq(mkdir(q, 0755), 0);
+        ck_assert_msg(dataset_load(&ds, &o, err, sizeof err) == -1, "%s loaded", kinds[k]);
+        assert_one_line(err, "3_2.txt");
+        if (k == 2) rmdir(q); else unlink(q);
+    }
+    // a CSV field above the 1 MiB cap (an unclosed quote would swallow the file the same way)
+    size_t n = DATASET_MAX_FIELD_BYTES + 16;
+    char *big = malloc(n + 32);
+    memcpy(big, "text,label\n\"", 12);
+    memset(big + 12, 'a', n);
+    memcpy(big + 12 + n, "\",1\n", 4);
+    put(p, sizeof p, "big.csv", big, (long)(n + 16));
+    free(big);
+    o = dataset_options_default(p);
+    ck_assert_int_eq(dataset_load(&ds, &o, err, sizeof err), -1);
+    assert_one_line(err, "big.csv:2");
+    ck_assert_ptr_nonnull(strstr(err, "field longer than 1048576 bytes"));
+    remove_tree(tmp_root);
+}
+END_TEST
+
+// catalogue 91: the destination is a symlink planted to a victim file: the link is replaced, the victim untouched
+START_TEST(test_write_over_symlink) {
+    make_tmp_root();
+    char victim[512], link[512], err[512];
+    put(victim, sizeof victim, "victim.txt", "precious", -1);
+    snprintf(link, sizeof link, "%s/model.safetensors", tmp_root);
+    ck_assert_int_eq(symlink(victim, link), 0);
+    float v[2] = {1, 2};
+    st_write_tensor t = {.name = "w", .ndim = 1, .shape = {2}, .data = v};
+    ck_assert_msg(safetensors_write(link, &t, 1, err, sizeof err) == 0, "%s", err);
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    size_t n;
+    char *d = slurp(victim, &n);
+    ck_assert_str_eq(d, "precious");
+    free(d);
+    remove_tree(tmp_root);
+}
+END_TEST
+
+// catalogue 92: saving over the file we loaded from: the reader holds its own copy (no mmap), the new file is right
+START_TEST(test_save_over_loaded_file) {
+    make_tmp_root();
+    char p[512], err[512];
+    snprintf(p, sizeof p, "%s/m.safetensors", tmp_root);
+    float a[3] = {1, 2, 3}, b[3] = {4, 5, 6}, o[3];
+    st_write_tensor t = {.name = "w", .ndim = 1, .shape = {3}, .data = a};
+    ck_assert_int_eq(safetensors_write(p, &t, 1, err, sizeof err), 0);
+    safetensors_file f, g;
+    ck_assert_int_eq(safetensors_open(&f, p, err, sizeof err), 0);
+    t.data = b;
+    ck_assert_int_eq(safetensors_write(p, &t, 1, err, sizeof err), 0);
+    ck_assert_int_eq(safetensors_read_f32(&f, safetensors_find(&f, "w"), o, 3, err, sizeof err), 0);
+    ck_assert(o[0] == 1 && o[2] == 3);  // the open file still reads the old values
+    ck_assert_int_eq(safetensors_open(&g, p, err, sizeof err), 0);
+    ck_assert_int_eq(safetensors_read_f32(&g, safetensors_find(&g, "w"), o, 3, err, sizeof err), 0);
+    ck_assert(o[0] == 4 && o[2] == 6);
+    safetensors_close(&f);
+    safetensors_close(&g);
+    remove_tree(tmp_root);
+}
+END_TEST
+
+// catalogue 67: 10 MB of "! " truncated to 16 tokens
+START_TEST(test_huge_text_truncated) {
+    Tokenizer *t = NULL;
+    char err[512];
+    ck_assert_msg(tokenizer_load(&t, "../shared/data/vocab/bert-base-uncased/vocab.txt", err, sizeof err) == 0, "%s", err);
+    size_t n = 10u << 20;
+    char *s = malloc(n);
+    for (size_t i = 0; i < n; i++) s[i] = i % 2 ? ' ' : '!';
+    TokenizerEncoding enc = {0};
+    ck_assert_int_eq(tokenizer_encode(t, s, n, 16, &enc, err, sizeof err), 0);
+    ck_assert_int_eq(enc.n, 16);
+    tokenizer_encoding_free(&enc);
+    tokenizer_free(t);
+    free(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("catalogue");
@@ -479,6 +581,10 @@ int main(void) {
     tcase_add_test(tc, test_disk_full_atomic_writes);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_test(tc, test_dataset_rows);
+    tcase_add_test(tc, test_imdb_dir_special_files);
+    tcase_add_test(tc, test_write_over_symlink);
+    tcase_add_test(tc, test_save_over_loaded_file);
+    tcase_add_test(tc, test_huge_text_truncated);
     suite_add_tcase(s, tc);
     return run_suite(s) ? 1 : 0;
 }
