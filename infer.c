@@ -135,51 +135,60 @@ static void read_train_args(const char *model_dir, int *max_length, int *batch_s
 }
 
 // The texts to classify: the command line, --file, or stdin; one per line (blank lines skipped,
-// a CR before LF dropped). *lines gets each text's line number for error messages.
-static char **read_texts(const InferArgs *a, int *n, int **lines, const char **source) {
-    if (a->n_texts) {
-        *n = a->n_texts;
-        *lines = NULL;
-        *source = "command line";
-        return a->texts;
-    }
-    char *data = NULL, err[512];
+// a CR before LF dropped). lines[i] is text i's line number, for error messages.
+typedef struct {
+    char **texts;
+    int n;
+    int *lines;          // NULL for the command line
+    char *data;          // the file / stdin bytes the texts point into (NULL for the command line)
+    const char *source;  // for error messages
+} TextList;
+
+static void read_texts(TextList *tl, const InferArgs *a) {
+    *tl = (TextList){a->texts, a->n_texts, NULL, NULL, "command line"};
+    if (a->n_texts) return;
+    char err[512];
     size_t len = 0;
     if (a->file) {
-        if (read_file(a->file, &data, &len, err, sizeof err) != 0) die("%s", err);
-        *source = a->file;
+        if (read_file(a->file, &tl->data, &len, err, sizeof err) != 0) die("%s", err);
+        tl->source = a->file;
     } else {
         size_t cap = 1 << 16;
-        data = malloc(cap);
-        for (size_t k; data && (k = fread(data + len, 1, cap - len - 1, stdin)) > 0;) {
+        tl->data = malloc(cap);
+        for (size_t k; tl->data && (k = fread(tl->data + len, 1, cap - len - 1, stdin)) > 0;) {
             len += k;
-            if (len + 1 == cap) data = realloc(data, cap *= 2);
+            if (len + 1 == cap) tl->data = realloc(tl->data, cap *= 2);
         }
-        if (!data) die("out of memory reading stdin");
+        if (!tl->data) die("out of memory reading stdin");
         if (ferror(stdin)) die("<stdin>: read error");
-        data[len] = '\0';
-        *source = "<stdin>";
+        tl->data[len] = '\0';
+        tl->source = "<stdin>";
     }
-    char **texts = malloc(sizeof(char *) * (len + 1));
-    *lines = malloc(sizeof(int) * (len + 1));
-    if (!texts || !*lines) die("out of memory");
-    *n = 0;
+    tl->texts = malloc(sizeof(char *) * (len + 1));
+    tl->lines = malloc(sizeof(int) * (len + 1));
+    if (!tl->texts || !tl->lines) die("out of memory");
+    char *data = tl->data;
     int line = 0;
     for (char *p = data; p < data + len;) {
         char *nl = memchr(p, '\n', (size_t)(data + len - p));
         char *end = nl ? nl : data + len;
         line++;
-        if (memchr(p, '\0', (size_t)(end - p))) die("%s:%d: NUL byte in text", *source, line);
+        if (memchr(p, '\0', (size_t)(end - p))) die("%s:%d: NUL byte in text", tl->source, line);
         if (end > p && end[-1] == '\r') end[-1] = '\0';
         *end = '\0';
         if (*p) {
-            texts[*n] = p;
-            (*lines)[(*n)++] = line;
+            tl->texts[tl->n] = p;
+            tl->lines[tl->n++] = line;
         }
         p = end + 1;
     }
-    if (*n == 0) die("%s: no texts to classify", *source);
-    return texts;
+    if (tl->n == 0) die("%s: no texts to classify", tl->source);
+}
+
+static void text_list_free(TextList *tl, const InferArgs *a) {
+    if (tl->texts != a->texts) free(tl->texts);
+    free(tl->lines);
+    free(tl->data);
 }
 
 // One JSON line per text: text, predicted label, probabilities by label name (and logits).
@@ -230,18 +239,18 @@ int main(int argc, char **argv) {
     Evaluation ev;
     if (!a.eval) {
         // --- classify texts
-        int n, *lines;
-        const char *source;
-        char **texts = read_texts(&a, &n, &lines, &source);
-        int *rows = malloc(sizeof(int) * (size_t)n);
+        TextList tl;
+        read_texts(&tl, &a);
+        int *rows = malloc(sizeof(int) * (size_t)tl.n);
         if (!rows) die("out of memory");
-        for (int i = 0; i < n; i++) rows[i] = i;
-        if (tokenize_texts(&set, tok, texts, NULL, n, rows, n, max_length, NULL, source, lines, err, sizeof err) != 0)
+        for (int i = 0; i < tl.n; i++) rows[i] = i;
+        if (tokenize_texts(&set, tok, tl.texts, NULL, tl.n, rows, tl.n, max_length, NULL, tl.source, tl.lines, err,
+                           sizeof err) != 0)
             die("%s", err);
-        if (evaluate_model(&model, &set, rows, n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
-        print_predictions(&ev, texts, label_names, a.logits);
+        if (evaluate_model(&model, &set, rows, tl.n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
+        print_predictions(&ev, tl.texts, label_names, a.logits);
         free(rows);
-        free(lines);
+        text_list_free(&tl, &a);
     } else {
         // --- evaluate on a labelled dataset (labels mapped onto the model's id2label)
         DatasetOptions o = dataset_options_default(a.data_path);

@@ -308,6 +308,135 @@ static void progress_update(const Progress *p, int epoch, int epochs, long step,
 
 // ---------------------------------------------------------------------------------------------------
 
+// Everything after the inputs are validated: the model, OUTPUT/, the training loop, the reports.
+static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok_path, const Dataset *ds,
+                             const Split *sp, const int *sel, int n_sel) {
+    char err[1024];
+    Model model;
+    build_model(&model, ds, a);
+    const char *model_src = a->model_dir ? a->model_dir : a->config_path;
+    if (check_tokenizer_fits_model(tok, tok_path, &model.config, model_src, a->max_length, err, sizeof err) != 0)
+        die("%s", err);
+    TokenizedSet set;
+    if (tokenize_texts(&set, tok, ds->texts, ds->labels, ds->n, sel, n_sel, a->max_length, NULL, ds->path, ds->lines, err,
+                       sizeof err) != 0)
+        die("%s", err);
+    int max_B = a->batch_size > a->eval_batch_size ? a->batch_size : a->eval_batch_size;
+    if (model_alloc_activations(&model, max_B, a->max_length, err, sizeof err) != 0) die("%s", err);
+    int pad_id = tokenizer_pad_id(tok);
+
+    // --- outputs: the directory, split.json
+    if (make_dirs(a->output_dir, err, sizeof err) != 0) die("%s", err);
+    char *split_out = path_join(a->output_dir, "split.json"), *best_dir = path_join(a->output_dir, "best");
+    char *history_path = path_join(a->output_dir, "history.json"), *history_svg = path_join(a->output_dir, "history.svg");
+    if (!split_out || !best_dir || !history_path || !history_svg) die("out of memory");
+    if (split_write_json(split_out, sp, ds, err, sizeof err) != 0) die("%s", err);
+
+    long steps_per_epoch = (sp->n_train + a->batch_size - 1) / a->batch_size;
+    long total_steps = (long)a->epochs * steps_per_epoch;
+    if (a->max_steps > 0 && a->max_steps < total_steps) total_steps = a->max_steps;
+    long warmup_steps = (long)(a->warmup_ratio * (double)total_steps);
+    int epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
+    printf("data: %s, %d rows, %d labels (", ds->path, ds->n, ds->n_labels);
+    for (int c = 0; c < ds->n_labels; c++) printf("%s%s", c ? ", " : "", ds->label_names[c]);
+    printf(")\nsplit: %d train / %d validation rows%s\n", sp->n_train, sp->n_valid, a->split_path ? " (from --split)" : "");
+    printf("model: %s, %d layers, dim %d, %zu parameters; tokenizer %s\n", model_src, model.config.n_layers,
+           model.config.dim, model.num_parameters, tok_path);
+    printf("training: %d epochs x %ld steps (batch %d), %ld steps total, warmup %ld, lr %g, weight decay %g\n", epochs,
+           steps_per_epoch, a->batch_size, total_steps, warmup_steps, a->lr, a->weight_decay);
+
+    // --- the training loop
+    Batch batch;
+    if (batch_alloc(&batch, a->batch_size, a->max_length, err, sizeof err) != 0) die("%s", err);
+    EpochRecord *history = calloc((size_t)epochs, sizeof *history);
+    float *step_losses = malloc(sizeof(float) * (size_t)total_steps);
+    if (!history || !step_losses) die("out of memory");
+    Progress progress = {isatty(STDERR_FILENO), now_s(), total_steps};
+    long step = 0;
+    double best_val_loss = INFINITY, lr = 0;
+    int best_epoch = 0;
+    for (int epoch = 1; epoch <= epochs; epoch++) {
+        BatchPlan plan;
+        if (batch_plan_make(&plan, sp->train, sp->n_train, set.lens, a->batch_size, 1, a->bucket, a->seed + (uint64_t)epoch,
+                            err, sizeof err) != 0)
+            die("%s", err);
+        double t0 = now_s(), loss_sum = 0, examples = 0;
+        long steps_this_epoch = total_steps - step < plan.n_batches ? total_steps - step : plan.n_batches;
+        for (long k = 0; k < steps_this_epoch; k++, step++) {
+            if (batch_make(&batch, &set, plan.rows + plan.batch_start[k], plan.batch_len[k], pad_id, err, sizeof err))
+                die("%s", err);
+            model_zero_grad(&model);
+            if (model_forward(&model, batch.ids, batch.mask, batch.labels, batch.B, batch.T, 1, err, sizeof err) != 0)
+                die("step %ld: %s", step + 1, err);
+            model_backward(&model);
+            model_clip_grad_norm(&model, a->max_grad_norm);
+            lr = a->lr * lr_linear_warmup(step, warmup_steps, total_steps);  // optimizer step t uses λ(t-1)
+            if (model_adamw_update(&model, lr, 0.9, 0.999, 1e-8, a->weight_decay, err, sizeof err) != 0)
+                die("step %ld: %s", step + 1, err);
+            double loss = model.mean_loss;
+            if (!isfinite(loss)) die("step %ld: the training loss is %g (try a lower --lr)", step + 1, loss);
+            step_losses[step] = (float)loss;
+            loss_sum += loss;
+            examples += batch.B;
+            progress_update(&progress, epoch, epochs, step + 1, steps_this_epoch, k + 1, loss, lr, examples,
+                            now_s() - t0);
+        }
+        double train_time = now_s() - t0;
+        batch_plan_free(&plan);
+
+        Evaluation ev;
+        if (evaluate_model(&model, &set, sp->valid, sp->n_valid, a->eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
+            die("validation: %s", err);
+        EpochRecord *r = &history[epoch - 1];
+        *r = (EpochRecord){epoch, step, loss_sum / (double)steps_this_epoch, ev.loss, ev.accuracy, lr,
+                           examples / train_time};
+        evaluation_free(&ev);
+        int improved = r->val_loss < best_val_loss;
+        printf("epoch %d: train loss %.4f | val loss %.4f | val accuracy %.4f | %.1f examples/s%s\n", epoch,
+               r->train_loss, r->val_loss, r->val_accuracy, r->examples_per_s, improved ? " | best so far, saved" : "");
+        if (improved) {
+            best_val_loss = r->val_loss;
+            best_epoch = epoch;
+            char *args_text = train_args_json(a, best_epoch);
+            if (!args_text) die("out of memory");
+            if (save_checkpoint_dir(&model, tok_path, "train_args.json", args_text, best_dir, err, sizeof err) != 0)
+                die("%s", err);
+            cJSON_free(args_text);
+        }
+        if (history_write_json(history_path, history, epoch, err, sizeof err) != 0 ||
+            plot_history_svg(history_svg, history, epoch, step_losses, step, steps_per_epoch, err, sizeof err) != 0)
+            die("%s", err);
+    }
+
+    // --- reports for the best checkpoint, reloaded from disk, on the validation rows
+    Model best;
+    char notice[512];
+    if (checkpoint_load(&best, best_dir, 0, NULL, a->seed, notice, sizeof notice, err, sizeof err) != 0 ||
+        model_alloc_activations(&best, a->eval_batch_size, a->max_length, err, sizeof err) != 0)
+        die("%s", err);
+    Evaluation ev;
+    if (evaluate_model(&best, &set, sp->valid, sp->n_valid, a->eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
+        die("%s", err);
+    printf("\nbest checkpoint: epoch %d (val loss %.6f), %s; reloaded: val loss %.6f%s\n", best_epoch, best_val_loss,
+           best_dir, ev.loss, ev.loss == best_val_loss ? " (identical)" : " (DIFFERS)");
+    printf("validation report (%d rows):", ev.n);
+    if (write_eval_reports(a->output_dir, &ev, best.config.id2label, stdout, err, sizeof err) != 0) die("%s", err);
+    printf("\nwrote %s/{split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/}\n",
+           a->output_dir);
+
+    evaluation_free(&ev);
+    model_free(&best);
+    model_free(&model);
+    free(history);
+    free(step_losses);
+    batch_free(&batch);
+    tokenized_set_free(&set);
+    free(split_out);
+    free(best_dir);
+    free(history_path);
+    free(history_svg);
+}
+
 int main(int argc, char **argv) {
     TrainArgs a;
     parse_args(&a, argc, argv);
@@ -343,133 +472,12 @@ int main(int argc, char **argv) {
         if (inspect_report(stdout, &ds, &sp, &set, full_lens, tok, a.batch_size, a.max_length,
                            a.bucket, a.seed, err, sizeof err) != 0)
             die("%s", err);
-        return 0;
+        tokenized_set_free(&set);
+        free(full_lens);
+    } else {
+        train_and_report(&a, tok, tok_path, &ds, &sp, sel, n_sel);
     }
-
-    Model model;
-    build_model(&model, &ds, &a);
-    const char *model_src = a.model_dir ? a.model_dir : a.config_path;
-    if (check_tokenizer_fits_model(tok, tok_path, &model.config, model_src, a.max_length, err, sizeof err) != 0)
-        die("%s", err);
-    TokenizedSet set;
-    if (tokenize_texts(&set, tok, ds.texts, ds.labels, ds.n, sel, n_sel, a.max_length, NULL, ds.path, ds.lines, err,
-                       sizeof err) != 0)
-        die("%s", err);
-    int max_B = a.batch_size > a.eval_batch_size ? a.batch_size : a.eval_batch_size;
-    if (model_alloc_activations(&model, max_B, a.max_length, err, sizeof err) != 0) die("%s", err);
-    int pad_id = tokenizer_pad_id(tok);
-
-    // --- outputs: the directory, split.json
-    if (make_dirs(a.output_dir, err, sizeof err) != 0) die("%s", err);
-    char *split_out = path_join(a.output_dir, "split.json"), *best_dir = path_join(a.output_dir, "best");
-    char *history_path = path_join(a.output_dir, "history.json"), *history_svg = path_join(a.output_dir, "history.svg");
-    if (!split_out || !best_dir || !history_path || !history_svg) die("out of memory");
-    if (split_write_json(split_out, &sp, &ds, err, sizeof err) != 0) die("%s", err);
-
-    long steps_per_epoch = (sp.n_train + a.batch_size - 1) / a.batch_size;
-    long total_steps = (long)a.epochs * steps_per_epoch;
-    if (a.max_steps > 0 && a.max_steps < total_steps) total_steps = a.max_steps;
-    long warmup_steps = (long)(a.warmup_ratio * (double)total_steps);
-    int epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
-    printf("data: %s, %d rows, %d labels (", ds.path, ds.n, ds.n_labels);
-    for (int c = 0; c < ds.n_labels; c++) printf("%s%s", c ? ", " : "", ds.label_names[c]);
-    printf(")\nsplit: %d train / %d validation rows%s\n", sp.n_train, sp.n_valid, a.split_path ? " (from --split)" : "");
-    printf("model: %s, %d layers, dim %d, %zu parameters; tokenizer %s\n", model_src, model.config.n_layers,
-           model.config.dim, model.num_parameters, tok_path);
-    printf("training: %d epochs x %ld steps (batch %d), %ld steps total, warmup %ld, lr %g, weight decay %g\n", epochs,
-           steps_per_epoch, a.batch_size, total_steps, warmup_steps, a.lr, a.weight_decay);
-
-    // --- the training loop
-    Batch batch;
-    if (batch_alloc(&batch, a.batch_size, a.max_length, err, sizeof err) != 0) die("%s", err);
-    EpochRecord *history = calloc((size_t)epochs, sizeof *history);
-    float *step_losses = malloc(sizeof(float) * (size_t)total_steps);
-    if (!history || !step_losses) die("out of memory");
-    Progress progress = {isatty(STDERR_FILENO), now_s(), total_steps};
-    long step = 0;
-    double best_val_loss = INFINITY, lr = 0;
-    int best_epoch = 0;
-    for (int epoch = 1; epoch <= epochs; epoch++) {
-        BatchPlan plan;
-        if (batch_plan_make(&plan, sp.train, sp.n_train, set.lens, a.batch_size, 1, a.bucket, a.seed + (uint64_t)epoch,
-                            err, sizeof err) != 0)
-            die("%s", err);
-        double t0 = now_s(), loss_sum = 0, examples = 0;
-        long steps_this_epoch = total_steps - step < plan.n_batches ? total_steps - step : plan.n_batches;
-        for (long k = 0; k < steps_this_epoch; k++, step++) {
-            if (batch_make(&batch, &set, plan.rows + plan.batch_start[k], plan.batch_len[k], pad_id, err, sizeof err))
-                die("%s", err);
-            model_zero_grad(&model);
-            if (model_forward(&model, batch.ids, batch.mask, batch.labels, batch.B, batch.T, 1, err, sizeof err) != 0)
-                die("step %ld: %s", step + 1, err);
-            model_backward(&model);
-            model_clip_grad_norm(&model, a.max_grad_norm);
-            lr = a.lr * lr_linear_warmup(step, warmup_steps, total_steps);  // optimizer step t uses λ(t-1)
-            if (model_adamw_update(&model, lr, 0.9, 0.999, 1e-8, a.weight_decay, err, sizeof err) != 0)
-                die("step %ld: %s", step + 1, err);
-            double loss = model.mean_loss;
-            if (!isfinite(loss)) die("step %ld: the training loss is %g (try a lower --lr)", step + 1, loss);
-            step_losses[step] = (float)loss;
-            loss_sum += loss;
-            examples += batch.B;
-            progress_update(&progress, epoch, epochs, step + 1, steps_this_epoch, k + 1, loss, lr, examples,
-                            now_s() - t0);
-        }
-        double train_time = now_s() - t0;
-        batch_plan_free(&plan);
-
-        Evaluation ev;
-        if (evaluate_model(&model, &set, sp.valid, sp.n_valid, a.eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
-            die("validation: %s", err);
-        EpochRecord *r = &history[epoch - 1];
-        *r = (EpochRecord){epoch, step, loss_sum / (double)steps_this_epoch, ev.loss, ev.accuracy, lr,
-                           examples / train_time};
-        evaluation_free(&ev);
-        int improved = r->val_loss < best_val_loss;
-        printf("epoch %d: train loss %.4f | val loss %.4f | val accuracy %.4f | %.1f examples/s%s\n", epoch,
-               r->train_loss, r->val_loss, r->val_accuracy, r->examples_per_s, improved ? " | best so far, saved" : "");
-        if (improved) {
-            best_val_loss = r->val_loss;
-            best_epoch = epoch;
-            char *args_text = train_args_json(&a, best_epoch);
-            if (!args_text) die("out of memory");
-            if (save_checkpoint_dir(&model, tok_path, "train_args.json", args_text, best_dir, err, sizeof err) != 0)
-                die("%s", err);
-            cJSON_free(args_text);
-        }
-        if (history_write_json(history_path, history, epoch, err, sizeof err) != 0 ||
-            plot_history_svg(history_svg, history, epoch, step_losses, step, steps_per_epoch, err, sizeof err) != 0)
-            die("%s", err);
-    }
-
-    // --- reports for the best checkpoint, reloaded from disk, on the validation rows
-    Model best;
-    char notice[512];
-    if (checkpoint_load(&best, best_dir, 0, NULL, a.seed, notice, sizeof notice, err, sizeof err) != 0 ||
-        model_alloc_activations(&best, a.eval_batch_size, a.max_length, err, sizeof err) != 0)
-        die("%s", err);
-    Evaluation ev;
-    if (evaluate_model(&best, &set, sp.valid, sp.n_valid, a.eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
-        die("%s", err);
-    printf("\nbest checkpoint: epoch %d (val loss %.6f), %s; reloaded: val loss %.6f%s\n", best_epoch, best_val_loss,
-           best_dir, ev.loss, ev.loss == best_val_loss ? " (identical)" : " (DIFFERS)");
-    printf("validation report (%d rows):", ev.n);
-    if (write_eval_reports(a.output_dir, &ev, best.config.id2label, stdout, err, sizeof err) != 0) die("%s", err);
-    printf("\nwrote %s/{split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/}\n",
-           a.output_dir);
-
-    evaluation_free(&ev);
-    model_free(&best);
-    model_free(&model);
-    free(history);
-    free(step_losses);
-    batch_free(&batch);
-    tokenized_set_free(&set);
     free(sel);
-    free(split_out);
-    free(best_dir);
-    free(history_path);
-    free(history_svg);
     split_free(&sp);
     dataset_free(&ds);
     for (int i = 0; i < n_fixed; i++) free(fixed_names[i]);

@@ -42,15 +42,25 @@ static int train_status = -1;
 // ---------------------------------------------------------------------------------------------------
 // helpers
 
-// Run a shell command with stdout and stderr captured into tmp_root/{stdout,stderr}.txt; returns
-// the exit status (or -1 if it did not exit normally).
+// A command line "./train ..." or "./infer ...", with the programs taken from $ENC_BIN_DIR when it is
+// set (make test-asan: the sanitizer builds), else from the repo root.
+static void program_command(char *out, size_t n, const char *cmd) {
+    const char *bin = getenv("ENC_BIN_DIR");
+    if (bin && *bin && strncmp(cmd, "./", 2) == 0) snprintf(out, n, "'%s'/%s", bin, cmd + 2);
+    else snprintf(out, n, "%s", cmd);
+}
+
+// Run a program with stdout and stderr captured into tmp_root/{stdout,stderr}.txt; returns the exit
+// status (or -1 if it did not exit normally).
 static int run(const char *fmt, ...) {
-    char cmd[4096];
+    char line[4096], cmd[4400];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    snprintf(cmd + k, sizeof cmd - (size_t)k, " >'%s/stdout.txt' 2>'%s/stderr.txt'", tmp_root, tmp_root);
+    program_command(cmd, sizeof cmd, line);
+    size_t k = strlen(cmd);
+    snprintf(cmd + k, sizeof cmd - k, " >'%s/stdout.txt' 2>'%s/stderr.txt'", tmp_root, tmp_root);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -107,9 +117,13 @@ static void suite_setup(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/test_pipeline_XXXXXX");
     if (!mkdtemp(tmp_root)) { perror("mkdtemp"); exit(1); }
     snprintf(out_dir, sizeof out_dir, "%s/run", tmp_root);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "./train " TRAIN_FLAGS " --output-dir '%s' >'%s/train.log' 2>'%s/train.err'", out_dir,
+    // OpenMP threads that sleep rather than spin at barriers: on a loaded machine (2 cores, other
+    // jobs) spinning makes these small steps 10-40x slower
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    char line[2048], cmd[2400];
+    snprintf(line, sizeof line, "./train " TRAIN_FLAGS " --output-dir '%s' >'%s/train.log' 2>'%s/train.err'", out_dir,
              tmp_root, tmp_root);
+    program_command(cmd, sizeof cmd, line);
     int st = system(cmd);
     train_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
