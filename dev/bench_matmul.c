@@ -34,6 +34,8 @@ int main(int argc, char **argv) {
         for (long i = 0; i < (long)M * K; i++) A[i] = (float)(i % 7) * 0.1f;
         for (long i = 0; i < (long)K * N; i++) B[i] = (float)(i % 5) * 0.1f;
         double t[64];
+        struct timespec c0, c1;
+        (void)c0; (void)c1;
         for (int r = 0; r < reps; r++) {
             double t0 = now_s();
             if (cases[c].kind == 0) matmul(C, N, A, K, 1, B, 1, K, NULL, M, N, K, 0);       // B stored (N,K)

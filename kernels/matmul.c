@@ -60,10 +60,51 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
 #include <immintrin.h>
 #endif
 
+#if defined(__AVX512F__)
+// in-register transpose of a 16 x 16 block: r[i] holds row i on entry, column i on exit
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+// rows[0..nrows) of a matrix with row stride ld, columns [k, k+16) (fewer at the end: kn) -> for each
+// column kk < kn, the vector of the nrows values (zero beyond nrows); 16 x 16 at a time
+static inline void load_transposed(__m512 r[16], const float *src, ptrdiff_t ld, int nrows, int kn) {
+    __mmask16 km = kn >= 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
+    for (int i = 0; i < 16; i++) r[i] = i < nrows ? _mm512_maskz_loadu_ps(km, src + i * ld) : _mm512_setzero_ps();
+    transpose16(r);
+}
+#endif
+
 #define MR 12       // rows of the register tile
 #define NR 32       // columns of the register tile (two 16-float vectors)
+#ifndef KC
 #define KC 384      // depth of one rank-KC update
+#endif
+#ifndef MC_MAX
 #define MC_MAX 192  // rows of A packed at once (MC x KC floats = 288 KB, in L2)
+#endif
 
 // ---------------------------------------------------------------- pack buffers (grow once, per thread)
 
@@ -92,6 +133,15 @@ static void pack_a(float *ap, const float *A, ptrdiff_t rsa, ptrdiff_t csa, int 
         if (rsa == 1 && mr == MR) {         // MR contiguous values per k (dW: A = doutᵀ)
             for (int k = 0; k < kc; k++) memcpy(dst + k * MR, src + k * csa, MR * sizeof(float));
         } else if (csa == 1) {              // contiguous rows: read each row, write with stride MR
+#if defined(__AVX512F__)
+            for (int k = 0; k < kc; k += 16) {  // 16 x 16 register transposes, 12 lanes stored per k
+                int kn = kc - k < 16 ? kc - k : 16;
+                __m512 v[16];
+                load_transposed(v, src + k, rsa, mr, kn);
+                for (int kk = 0; kk < kn; kk++) _mm512_mask_storeu_ps(dst + (k + kk) * MR, 0x0FFF, v[kk]);
+            }
+            continue;
+#endif
             for (int i = 0; i < mr; i++) {
                 const float *row = src + i * rsa;
                 for (int k = 0; k < kc; k++) dst[k * MR + i] = row[k];
@@ -114,6 +164,18 @@ static void pack_b_sliver(float *bp, const float *B, ptrdiff_t rsb, ptrdiff_t cs
             for (int j = nr; j < NR; j++) bp[k * NR + j] = 0;
         }
     } else if (rsb == 1) {                  // B = Wᵀ (forward): read rows of W, write with stride NR
+#if defined(__AVX512F__)
+        for (int k = 0; k < kc; k += 16) {      // two 16 x 16 register transposes per 16 k
+            int kn = kc - k < 16 ? kc - k : 16;
+            for (int half = 0; half < 2; half++) {
+                __m512 r[16];
+                int rows = nr - 16 * half;
+                load_transposed(r, src + 16 * half * csb + k, csb, rows < 0 ? 0 : rows, kn);
+                for (int kk = 0; kk < kn; kk++) _mm512_store_ps(bp + (k + kk) * NR + 16 * half, r[kk]);
+            }
+        }
+        return;
+#endif
         for (int j = 0; j < nr; j++) {
             const float *col = src + j * csb;
             for (int k = 0; k < kc; k++) bp[k * NR + j] = col[k];
@@ -134,6 +196,11 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
                          int mr, int nr, int load_c, const float *bias) {
     __m512 acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    if (load_c)  // the C tile is read after the k loop: start fetching it now
+        for (int i = 0; i < mr; i++) {
+            _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
+        }
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
         #pragma GCC unroll 12

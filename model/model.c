@@ -278,8 +278,14 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
 
 // ---------------------------------------------------------------------------- backward
 
+// memset split over the OpenMP threads (hundreds of MB per step: one core alone cannot saturate memory)
+static void zero_parallel(real *p, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += 65536) memset(p + i, 0, sizeof(real) * (n - i < 65536 ? n - i : 65536));
+}
+
 void model_zero_grad(Model *m) {
-    memset(m->grads_memory, 0, sizeof(real) * m->num_parameters);
+    zero_parallel(m->grads_memory, m->num_parameters);
 }
 
 void model_backward(Model *m) {
@@ -296,7 +302,7 @@ void model_backward(Model *m) {
     activation_sizes(c, B, T, sizes);
     real **fields[NUM_ACTIVATION_TENSORS];
     activation_fields(d, fields);
-    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) memset(*fields[i], 0, sizeof(real) * sizes[i]);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) zero_parallel(*fields[i], sizes[i]);
 
     // head, in reverse
     crossentropy_backward(d->logits, a->probs, m->targets, B, NL);

@@ -1,0 +1,135 @@
+// bench_cpu.c: time our CPU model — one training step (forward + backward + AdamW) or one inference
+// forward — on a random-initialised model of a given shape, and report the median and peak RSS.
+// Driven by dev/bench_cpu.py, which runs this and the PyTorch counterpart in separate processes.
+//
+// Build (from the repo root, after `make build/libenc.a`):
+//   cc -O2 -std=c11 -fopenmp -I. $(pkg-config --cflags libcjson) dev/bench_cpu.c build/libenc.a \
+//      $(pkg-config --libs libcjson) -lm -o build/bench_cpu
+// Run:
+//   build/bench_cpu --model distilbert|minilm --mode train|infer --batch 8 --seq 128 --reps 5 --threads 2
+// Output: one JSON line {"model":..., "mode":..., "times_ms":[...], "median_ms":..., "peak_rss_mb":...}.
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/config.h"
+#include "model/model.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// the two shapes of the benchmark, as HF config.json text (so every other field takes HF's defaults)
+static const char *config_json(const char *name) {
+    if (strcmp(name, "distilbert") == 0)  // distilbert-base-uncased
+        return "{\"model_type\": \"distilbert\", \"vocab_size\": 30522, \"dim\": 768, \"n_layers\": 6, "
+               "\"n_heads\": 12, \"hidden_dim\": 3072, \"max_position_embeddings\": 512, \"num_labels\": 2}";
+    if (strcmp(name, "minilm") == 0)      // sentence-transformers/all-MiniLM-L6-v2
+        return "{\"model_type\": \"bert\", \"vocab_size\": 30522, \"hidden_size\": 384, \"num_hidden_layers\": 6, "
+               "\"num_attention_heads\": 12, \"intermediate_size\": 1536, \"max_position_embeddings\": 512, "
+               "\"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\", \"num_labels\": 2}";
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *name = "distilbert", *mode = "train";
+    int B = 8, T = 128, reps = 5, warmup = 1, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc) goto usage;
+        if (strcmp(argv[i], "--model") == 0) name = argv[++i];
+        else if (strcmp(argv[i], "--mode") == 0) mode = argv[++i];
+        else if (strcmp(argv[i], "--batch") == 0) B = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--seq") == 0) T = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--warmup") == 0) warmup = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else goto usage;
+    }
+    int train = strcmp(mode, "train") == 0;
+    const char *json = config_json(name);
+    if (!json || (!train && strcmp(mode, "infer") != 0) || B < 1 || T < 1 || reps < 1 || warmup < 0) goto usage;
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+    threads = omp_get_max_threads();
+#else
+    threads = 1;
+#endif
+
+    // config via a temporary config.json, so the defaults are exactly config_load's
+    char path[] = "/tmp/bench_cpu_configXXXXXX", err[1024];
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, json, strlen(json)) != (ssize_t)strlen(json)) { perror("config"); return 1; }
+    close(fd);
+    ModelConfig cfg;
+    int rc = config_load(&cfg, path, err, sizeof err);
+    unlink(path);
+    if (rc != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    Model m;
+    if (model_init(&m, &cfg, err, sizeof err) != 0 || model_alloc_activations(&m, B, T, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    model_init_weights(&m, 42, 0);
+    m.dropout_seed = 1234;
+
+    // random tokens (ids in [1000, 30000)), every position real, labels 0/1
+    int *ids = malloc(sizeof(int) * B * T), *mask = malloc(sizeof(int) * B * T), *labels = malloc(sizeof(int) * B);
+    uint64_t s = 88172645463325252ull;
+    for (int i = 0; i < B * T; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        ids[i] = 1000 + (int)(s % 29000);
+        mask[i] = 1;
+    }
+    for (int b = 0; b < B; b++) labels[b] = b % 2;
+
+    double *times = malloc(sizeof(double) * reps);
+    for (int r = -warmup; r < reps; r++) {
+        double t0 = now_ms();
+        if (train) {
+            model_zero_grad(&m);
+            if (model_forward(&m, ids, mask, labels, B, T, 1, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+            model_backward(&m);
+            if (model_adamw_update(&m, 5e-5, 0.9, 0.999, 1e-8, 0.01, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+        } else {
+            if (model_forward(&m, ids, mask, NULL, B, T, 0, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+        }
+        double dt = now_ms() - t0;
+        if (r >= 0) times[r] = dt;
+    }
+    double sorted_med;
+    {
+        double *tmp = malloc(sizeof(double) * reps);
+        memcpy(tmp, times, sizeof(double) * reps);
+        qsort(tmp, reps, sizeof(double), cmp_double);
+        sorted_med = reps % 2 ? tmp[reps / 2] : 0.5 * (tmp[reps / 2 - 1] + tmp[reps / 2]);
+        free(tmp);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"impl\": \"ours\", \"model\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, "
+           "\"loss\": %.6f, \"times_ms\": [", name, mode, B, T, threads, train ? m.mean_loss : 0.0);
+    for (int r = 0; r < reps; r++) printf(r ? ", %.2f" : "%.2f", times[r]);
+    printf("], \"median_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", sorted_med, ru.ru_maxrss / 1024.0);
+    free(times); free(ids); free(mask); free(labels);
+    model_free(&m);
+    return 0;
+usage:
+    fprintf(stderr, "usage: %s --model distilbert|minilm --mode train|infer [--batch B] [--seq T] [--reps R] "
+                    "[--warmup W] [--threads N]\n", argv[0]);
+    return 2;
+}
