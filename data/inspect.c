@@ -69,7 +69,7 @@ int inspect_report(FILE *out, const Dataset *ds, const Split *sp, const Tokenize
     memcpy(rows + sp->n_train, sp->valid, sizeof(int) * (size_t)sp->n_valid);
 
     fprintf(out, "data: %s, %d rows, %d labels\n", ds->path, ds->n, ds->n_labels);
-    print_label_counts(out, "all", ds, rows, n);
+    print_label_counts(out, "drawn", ds, rows, n);
     print_label_counts(out, "train", ds, sp->train, sp->n_train);
     print_label_counts(out, "validation", ds, sp->valid, sp->n_valid);
 
