@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 OUT=${1:-runs/sst2-small}
 THREADS=${THREADS:-2}
+# sleep at OpenMP barriers instead of spinning: on a shared machine spinning is 10-40x slower (doc/pipeline.md)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 make train infer
 
 ./train --config configs/distilbert-small.json --tokenizer "$SHARED/data/vocab/bert-base-uncased" \
