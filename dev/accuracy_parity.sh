@@ -1,0 +1,34 @@
+#!/bin/sh
+# dev/accuracy_parity.sh: fine-tune the pretrained all-MiniLM-L6-v2 with our CPU trainer and with
+# PyTorch/transformers on the same SST-2 rows (the split.json our ./train writes is read by
+# dev/finetune_torch.py), same hyperparameters, several seeds; evaluate both on the SST-2 dev set (872
+# sentences) and print the comparison table (dev/accuracy_table.py).
+# Usage: dev/accuracy_parity.sh [OUT]        (default runs/parity)
+# Env:   SEEDS="1 2 3"  N_TRAIN=8000  N_VALID=500  MAX_LENGTH=64  EPOCHS=2  BATCH=16  LR=5e-5  THREADS=2
+#        PYTHON=~/venv/bin/python (torch + transformers)
+set -eu
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/parity}
+SHARED=${SHARED:-../shared}
+SEEDS=${SEEDS:-"1 2 3"}; N_TRAIN=${N_TRAIN:-8000}; N_VALID=${N_VALID:-500}; MAX_LENGTH=${MAX_LENGTH:-64}
+EPOCHS=${EPOCHS:-2}; BATCH=${BATCH:-16}; LR=${LR:-5e-5}; THREADS=${THREADS:-2}
+PYTHON=${PYTHON:-$HOME/venv/bin/python}
+MODEL=models/all-MiniLM-L6-v2
+export OMP_WAIT_POLICY=PASSIVE
+make -s train infer
+./dev/get_minilm.sh "$MODEL"
+N=$((N_TRAIN + N_VALID))
+RATIO=$(python3 -c "print($N_VALID / $N)")
+for seed in $SEEDS; do
+    ours="$OUT/ours-seed$seed"; torch_out="$OUT/torch-seed$seed"
+    /usr/bin/time -f "%M" -o "$OUT.ours-seed$seed.rss" ./train --model "$MODEL" --data "$SHARED/data/sst2/train.tsv" \
+        --n-samples "$N" --valid-ratio "$RATIO" --max-length "$MAX_LENGTH" --batch-size "$BATCH" \
+        --eval-batch-size 64 --epochs "$EPOCHS" --lr "$LR" --seed "$seed" --threads "$THREADS" --output-dir "$ours"
+    mv "$OUT.ours-seed$seed.rss" "$ours/peak_rss_kb"
+    ./infer --model "$ours/best" --eval --data "$SHARED/data/sst2/dev.tsv" --output-dir "$ours/sst2-dev" \
+        --threads "$THREADS"
+    "$PYTHON" dev/finetune_torch.py --model "$MODEL" --data "$SHARED/data/sst2/train.tsv" --split "$ours/split.json" \
+        --eval-data "$SHARED/data/sst2/dev.tsv" --output-dir "$torch_out" --max-length "$MAX_LENGTH" \
+        --epochs "$EPOCHS" --batch-size "$BATCH" --lr "$LR" --seed "$seed" --threads "$THREADS"
+done
+"$PYTHON" dev/accuracy_table.py "$OUT"
