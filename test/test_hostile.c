@@ -155,6 +155,18 @@ START_TEST(test_tokenizer_hostile_json) {
     put(p, sizeof p, "nl/merges.txt", "#version: 0.2\n", -1);
     snprintf(p, sizeof p, "%s/nl", tmp_root);
     expect_tokenizer_error(p, "");
+    // fuzz_tokenizer_json / fuzz_bpe_files: ids and limits far outside long's range (undefined cast
+    // before the range check; UBSan in make test-asan)
+    put(p, sizeof p, "big/merges.txt", "#version: 0.2\n", -1);
+    put(p, sizeof p, "big/vocab.json", "{\"a\":2e51}", -1);
+    snprintf(p, sizeof p, "%s/big", tmp_root);
+    expect_tokenizer_error(p, "must be an integer");
+    put(p, sizeof p, "big/vocab.json", "{\"a\":-1e999}", -1);
+    snprintf(p, sizeof p, "%s/big", tmp_root);
+    expect_tokenizer_error(p, "must be an integer");
+    expect_tokenizer_error(put(p, sizeof p, "mc.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":"
+                               "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"max_input_chars_per_word\":4.4e122,"
+                               "\"vocab\":{\"[UNK]\":0}}}", -1), "max_input_chars_per_word");
     // vocab.txt with a token that is invalid UTF-8, and with a NUL byte
     expect_tokenizer_error(put(p, sizeof p, "bad.txt", "[UNK]\ncaf\xe9\n", -1), "invalid UTF-8");
     expect_tokenizer_error(put(p, sizeof p, "nulv.txt", "[UNK]\na\0b\n", 10), "NUL");

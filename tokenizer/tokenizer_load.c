@@ -13,6 +13,7 @@
 #include "common/json_check.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,9 @@ static int get_bool(const cJSON *obj, const char *key, int dflt) {
 static int json_int(const cJSON *v, long lo, long hi, long *out) {
     if (!cJSON_IsNumber(v)) return -1;
     double d = v->valuedouble;
-    if (d != (double)(long)d || d < (double)lo || d > (double)hi) return -1;
+    // range first (also rejects inf): casting a double outside long's range is undefined behaviour
+    // (fuzz_tokenizer_json / fuzz_bpe_files, UBSan: "4.4e+122 is outside the range of 'long'")
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) return -1;
     *out = (long)d;
     return 0;
 }
