@@ -1,0 +1,559 @@
+// model_cuda.cu: the GPU model (kernels/cuda/model_cuda.h). The forward and backward are
+// model/model.c's, op for op, with the CUDA launchers of kernels/cuda/ops.h; comments mark where the
+// GPU path fuses or reorders (each fusion is exact in real arithmetic, only rounding order differs):
+//   - residual add + LayerNorm in one kernel (layernorm_forward lab version 4), and in backward the
+//     LayerNorm's dinp added into both residual inputs (layernorm_backward lab version 3);
+//   - GELU in the epilogue of the first FFN linear (matmul labs' Epilogue), the pre-activation saved;
+//   - the clip factor applied inside AdamW instead of a scaling pass.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/model_cuda.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/dropout.h"
+
+static_assert(sizeof(ParameterTensors) == NUM_PARAM_FIELDS * sizeof(real *), "ParameterTensors: pointers only");
+static_assert(sizeof(ActivationTensors) == NUM_ACTIVATION_TENSORS * sizeof(real *), "ActivationTensors: pointers only");
+static_assert(sizeof(real) == sizeof(float), "the GPU path needs the float build (real = float)");
+
+#define SITE_EMB 0
+#define SITE_ATT(l) (1 + 3 * (l))
+#define SITE_ATTPROJ(l) (2 + 3 * (l))
+#define SITE_FFN(l) (3 + 3 * (l))
+#define SITE_HEAD_IN(L) (1 + 3 * (L))
+#define SITE_HEAD_OUT(L) (2 + 3 * (L))
+#define MC_ALIGN 64   // floats: every activation field starts on a 256-byte boundary
+
+// ------------------------------------------------------------------------------------- sizes
+
+// model.c's activation_sizes (same order as the fields of ActivationTensors)
+static void activation_sizes(const ModelCuda *g, int B, int T, size_t s[NUM_ACTIVATION_TENSORS]) {
+    size_t BT = (size_t)B * T, C = g->C, L = g->L, I = g->I, NH = g->NH, NL = g->NL;
+    size_t sizes[NUM_ACTIVATION_TENSORS] = {
+        BT * C, BT * C, BT, BT, BT * C,
+        L * BT * 3 * C, L * B * NH * T * T, L * BT * C,
+        L * BT * C, L * BT * C,
+        L * BT * C, L * BT * C, L * BT, L * BT,
+        L * BT * I, L * BT * I, L * BT * C, L * BT * C,
+        L * BT * C, L * BT * C, L * BT, L * BT,
+        (size_t)B * C, (size_t)B * C,
+        (size_t)B * C, (size_t)B * C, (size_t)B * C,
+        (size_t)B * NL, (size_t)B * NL, (size_t)B,
+    };
+    memcpy(s, sizes, sizeof sizes);
+}
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+static void point_activations(ActivationTensors *a, float *memory, const size_t s[NUM_ACTIVATION_TENSORS]) {
+    real **p = reinterpret_cast<real **>(a);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) {
+        p[i] = memory;
+        memory += round_up(s[i], MC_ALIGN);
+    }
+}
+// index of the att field (its gradient slot is the attention backward's scratch, never zeroed)
+#define ACT_INDEX_ATT 6
+
+// ------------------------------------------------------------------------------------- helpers
+
+static float *dev_floats(size_t n, size_t *total) {
+    float *p = NULL;
+    cudaCheck(cudaMalloc((void **)&p, (n ? n : 1) * sizeof(float)));
+    *total += (n ? n : 1) * sizeof(float);
+    return p;
+}
+static void *dev_bytes(size_t n, size_t *total) {
+    void *p = NULL;
+    cudaCheck(cudaMalloc(&p, n ? n : 1));
+    *total += n ? n : 1;
+    return p;
+}
+static size_t g_bytes_total = 0;   // of the most recent init (model_cuda_bytes recomputes per model)
+
+extern "C" int model_cuda_available(char *why, size_t whylen) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        if (why) snprintf(why, whylen, "%s", e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device");
+        cudaGetLastError();   // clear the sticky-free error
+        return 0;
+    }
+    if (why && whylen) why[0] = '\0';
+    return 1;
+}
+
+extern "C" void model_cuda_synchronize(void) { cudaCheck(cudaDeviceSynchronize()); }
+
+// ------------------------------------------------------------------------------------- init
+
+extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int max_T, Precision precision, char *err,
+                               size_t errlen) {
+    memset(g, 0, sizeof *g);
+    const ModelConfig *c = &cpu->config;
+    if (!model_cuda_available(err, errlen)) return -1;
+    if (c->dim % 4 != 0 || c->dim > 1024 || c->hidden_dim % 4 != 0 || c->dim % c->n_heads != 0) {
+        snprintf(err, errlen, "GPU path: hidden size %d / FFN size %d unsupported (needs hidden %% 4 == 0, "
+                 "hidden <= 1024, FFN %% 4 == 0)", c->dim, c->hidden_dim);
+        return -1;
+    }
+    if (max_B < 1 || max_T < 1 || max_T > model_max_sequence_length(c)) {
+        snprintf(err, errlen, "batch shape %d x %d is invalid (sequence length must be 1..%d)", max_B, max_T,
+                 model_max_sequence_length(c));
+        return -1;
+    }
+    g->arch = c->arch;
+    g->activation = c->activation;
+    g->V = c->vocab_size; g->C = c->dim; g->L = c->n_layers; g->NH = c->n_heads; g->I = c->hidden_dim;
+    g->P = c->max_position_embeddings; g->NT = c->type_vocab_size; g->NL = c->num_labels;
+    g->pad_token_id = c->pad_token_id;
+    g->eps = c->layer_norm_eps;
+    g->dropout = c->dropout; g->attention_dropout = c->attention_dropout; g->seq_classif_dropout = c->seq_classif_dropout;
+    g->precision = precision;
+    g->num_sms = mc_num_sms();
+    g->max_B = max_B; g->max_T = max_T;
+    g->dropout_seed = cpu->dropout_seed;
+    g->forward_count = cpu->forward_count;
+    g->adamw_step = cpu->adamw_step;
+    size_t total = 0;
+
+    // parameters: the CPU buffer's layout, field pointers at the CPU offsets
+    size_t np = cpu->num_parameters;
+    g->num_parameters = np;
+    g->params_memory = dev_floats(np, &total);
+    g->grads_memory = dev_floats(np, &total);
+    g->m_memory = dev_floats(np, &total);
+    g->v_memory = dev_floats(np, &total);
+    cudaCheck(cudaMemset(g->grads_memory, 0, np * sizeof(float)));
+    const real *const *cp = reinterpret_cast<const real *const *>(&cpu->params);
+    real **gp = reinterpret_cast<real **>(&g->params), **gg = reinterpret_cast<real **>(&g->grads);
+    for (int i = 0; i < NUM_PARAM_FIELDS; i++) {
+        size_t off = (size_t)(cp[i] - cpu->params_memory);
+        gp[i] = g->params_memory + off;
+        gg[i] = g->grads_memory + off;
+    }
+    if (precision == PRECISION_BF16) g->params_bf16 = dev_bytes(np * sizeof(bf16), &total);
+
+    // activations
+    size_t sizes[NUM_ACTIVATION_TENSORS], na = 0;
+    activation_sizes(g, max_B, max_T, sizes);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) na += round_up(sizes[i], MC_ALIGN);
+    g->num_activations = na;
+    g->acts_memory = dev_floats(na, &total);
+    g->grads_acts_memory = dev_floats(na, &total);
+    cudaCheck(cudaMemset(g->acts_memory, 0, na * sizeof(float)));
+    cudaCheck(cudaMemset(g->grads_acts_memory, 0, na * sizeof(float)));
+    point_activations(&g->acts, g->acts_memory, sizes);
+    point_activations(&g->grads_acts, g->grads_acts_memory, sizes);
+
+    size_t BT = (size_t)max_B * max_T, C = g->C, I = g->I, L = g->L;
+    if (precision == PRECISION_BF16) {
+        g->in16_qkv = dev_bytes(L * BT * C * sizeof(bf16), &total);
+        g->in16_atty = dev_bytes(L * BT * C * sizeof(bf16), &total);
+        g->in16_ln1 = dev_bytes(L * BT * C * sizeof(bf16), &total);
+        g->in16_fch_act = dev_bytes(L * BT * I * sizeof(bf16), &total);
+        size_t nd = BT * (3 * C > I ? 3 * C : I);
+        g->dout16 = dev_bytes(nd * sizeof(bf16), &total);
+    }
+
+    // per-forward ints: ids, mask, pos, types (BT each), labels (B), 3 x (rows BT, offsets BT+1, tokens BT)
+    size_t n_ints = 4 * BT + (size_t)max_B + 3 * (3 * BT + 1);
+    g->n_ints = n_ints;
+    g->dev_ints = (int *)dev_bytes(n_ints * sizeof(int), &total);
+    cudaCheck(cudaMallocHost((void **)&g->host_ints, n_ints * sizeof(int)));
+    int *p = g->dev_ints;
+    g->d_ids = p; p += BT;
+    g->d_mask = p; p += BT;
+    g->d_pos = p; p += BT;
+    g->d_types = p; p += BT;
+    g->d_labels = p; p += max_B;
+    for (int t = 0; t < 3; t++) {
+        g->d_rows[t] = p; p += BT;
+        g->d_offsets[t] = p; p += BT + 1;
+        g->d_tokens[t] = p; p += BT;
+    }
+    int maxrows = g->V > g->P ? g->V : g->P;
+    if (g->NT > maxrows) maxrows = g->NT;
+    g->host_count = (int *)calloc((size_t)maxrows + 1, sizeof(int));
+    if (!g->host_count) {
+        snprintf(err, errlen, "out of host memory");
+        model_cuda_free(g);
+        return -1;
+    }
+
+    // scratch
+    size_t maxw = 3 * C * C > I * C ? 3 * C * C : I * C;
+    g->workspace_floats = 4 * maxw;
+    g->workspace = dev_floats(g->workspace_floats, &total);
+    g->ln_scratch = dev_floats((size_t)2 * g->num_sms * 2 * C, &total);
+    g->norm_result = dev_floats(2, &total);
+    g->norm_partials = dev_floats((size_t)cu_global_norm_max_blocks(), &total);
+    g->norm_ticket = (unsigned int *)dev_bytes(sizeof(unsigned int), &total);
+    cudaCheck(cudaMemset(g->norm_ticket, 0, sizeof(unsigned int)));
+    g->ce_stats = dev_floats(2, &total);
+    g_bytes_total = total;
+
+    model_cuda_upload_params(g, cpu);
+    return 0;
+}
+
+extern "C" size_t model_cuda_bytes(const ModelCuda *g) {
+    (void)g;
+    return g_bytes_total;
+}
+
+extern "C" void model_cuda_free(ModelCuda *g) {
+    void *ptrs[] = {g->params_memory, g->grads_memory, g->m_memory, g->v_memory, g->params_bf16, g->acts_memory,
+                    g->grads_acts_memory, g->in16_qkv, g->in16_atty, g->in16_ln1, g->in16_fch_act, g->dout16,
+                    g->dev_ints, g->workspace, g->ln_scratch, g->norm_result, g->norm_partials, g->norm_ticket,
+                    g->ce_stats};
+    for (void *q : ptrs)
+        if (q) cudaCheck(cudaFree(q));
+    if (g->host_ints) cudaCheck(cudaFreeHost(g->host_ints));
+    free(g->host_count);
+    memset(g, 0, sizeof *g);
+}
+
+extern "C" void model_cuda_upload_params(ModelCuda *g, const Model *cpu) {
+    size_t np = g->num_parameters;
+    cudaCheck(cudaMemcpy(g->params_memory, cpu->params_memory, np * sizeof(float), cudaMemcpyHostToDevice));
+    if (cpu->m_memory && cpu->v_memory) {
+        cudaCheck(cudaMemcpy(g->m_memory, cpu->m_memory, np * sizeof(float), cudaMemcpyHostToDevice));
+        cudaCheck(cudaMemcpy(g->v_memory, cpu->v_memory, np * sizeof(float), cudaMemcpyHostToDevice));
+    } else {
+        cudaCheck(cudaMemset(g->m_memory, 0, np * sizeof(float)));
+        cudaCheck(cudaMemset(g->v_memory, 0, np * sizeof(float)));
+    }
+    g->adamw_step = cpu->adamw_step;
+    if (g->params_bf16) cu_to_bf16((bf16 *)g->params_bf16, g->params_memory, np);
+    cudaCheck(cudaDeviceSynchronize());
+}
+
+extern "C" void model_cuda_download_params(const ModelCuda *g, Model *cpu) {
+    size_t np = g->num_parameters;
+    cudaCheck(cudaMemcpy(cpu->params_memory, g->params_memory, np * sizeof(float), cudaMemcpyDeviceToHost));
+    if (g->adamw_step > 0) {
+        if (!cpu->m_memory) cpu->m_memory = (real *)calloc(np, sizeof(real));
+        if (!cpu->v_memory) cpu->v_memory = (real *)calloc(np, sizeof(real));
+        if (cpu->m_memory && cpu->v_memory) {
+            cudaCheck(cudaMemcpy(cpu->m_memory, g->m_memory, np * sizeof(float), cudaMemcpyDeviceToHost));
+            cudaCheck(cudaMemcpy(cpu->v_memory, g->v_memory, np * sizeof(float), cudaMemcpyDeviceToHost));
+        }
+    }
+    cpu->adamw_step = g->adamw_step;
+    cpu->forward_count = g->forward_count;
+}
+
+extern "C" void model_cuda_download_grads(const ModelCuda *g, float *host) {
+    cudaCheck(cudaMemcpy(host, g->grads_memory, g->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+// ------------------------------------------------------------------------------------- forward
+
+typedef struct { float hidden, att, attproj, head_in, head_out; } Rates;
+static Rates rates(const ModelCuda *g, int training) {
+    Rates r = {0, 0, 0, 0, 0};
+    if (!training) return r;
+    r.hidden = g->dropout;
+    r.att = g->attention_dropout;
+    r.attproj = g->arch == ARCH_DISTILBERT ? 0 : g->dropout;
+    r.head_in = g->arch == ARCH_ROBERTA ? g->seq_classif_dropout : 0;
+    r.head_out = g->seq_classif_dropout;
+    return r;
+}
+static uint64_t site_seed(const ModelCuda *g, int site) {
+    return dropout_site_seed(g->dropout_seed, g->forward_count, (uint64_t)site);
+}
+
+// rows of one table read by idx (BT), padding row left out: rows (distinct), offsets, tokens in order
+static int build_rows(ModelCuda *g, const int *idx, int BT, int table_rows, int padding_idx, int *rows, int *offsets,
+                      int *tokens) {
+    int *count = g->host_count;
+    memset(count, 0, sizeof(int) * ((size_t)table_rows + 1));
+    for (int i = 0; i < BT; i++)
+        if (idx[i] != padding_idx) count[idx[i]]++;
+    int nrows = 0, pos = 0;
+    offsets[0] = 0;
+    // pass over the tokens to list rows in first-use order, converting count to each row's start
+    for (int i = 0; i < BT; i++) {
+        int r = idx[i];
+        if (r == padding_idx || count[r] <= 0) continue;
+        int n = count[r];
+        count[r] = -(pos + 1);       // start, encoded negative: row listed
+        rows[nrows++] = r;
+        pos += n;
+        offsets[nrows] = pos;
+    }
+    for (int i = 0; i < BT; i++) {
+        int r = idx[i];
+        if (r == padding_idx) continue;
+        int start = -count[r] - 1;
+        tokens[start] = i;
+        count[r]--;                  // next slot of the row (start + 1, encoded)
+    }
+    return nrows;
+}
+
+extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_mask, const int *labels, int B,
+                                  int T, int training, char *err, size_t errlen) {
+    if (B < 1 || T < 1 || B > g->max_B || T > g->max_T) {
+        snprintf(err, errlen, "batch %d x %d exceeds the allocated %d x %d", B, T, g->max_B, g->max_T);
+        return -1;
+    }
+    for (int i = 0; i < B * T; i++) {
+        if (ids[i] < 0 || ids[i] >= g->V) {
+            snprintf(err, errlen, "token id %d at row %d position %d is outside the vocabulary (%d)", ids[i], i / T,
+                     i % T, g->V);
+            return -1;
+        }
+        if (key_mask[i] != 0 && key_mask[i] != 1) {
+            snprintf(err, errlen, "attention mask value %d at row %d position %d is not 0 or 1", key_mask[i], i / T,
+                     i % T);
+            return -1;
+        }
+    }
+    for (int b = 0; labels && b < B; b++) {
+        if ((labels[b] < 0 || labels[b] >= g->NL) && labels[b] != -100) {
+            snprintf(err, errlen, "label %d of row %d is outside 0..%d", labels[b], b, g->NL - 1);
+            return -1;
+        }
+    }
+    g->B = B;
+    g->T = T;
+    g->training = training;
+    g->has_labels = labels != NULL;
+    if (training) g->forward_count++;
+
+    // stage the inputs (layout of model_cuda_init) and upload them in one copy
+    size_t maxBT = (size_t)g->max_B * g->max_T;
+    int BT = B * T;
+    int *h = g->host_ints;
+    int *h_ids = h, *h_mask = h + maxBT, *h_pos = h + 2 * maxBT, *h_types = h + 3 * maxBT, *h_labels = h + 4 * maxBT;
+    memcpy(h_ids, ids, sizeof(int) * BT);
+    memcpy(h_mask, key_mask, sizeof(int) * BT);
+    for (int b = 0; b < B; b++) {   // model.c's fill_positions
+        int count = 0;
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t;
+            if (g->arch != ARCH_ROBERTA) h_pos[i] = t;
+            else h_pos[i] = ids[i] != g->pad_token_id ? g->pad_token_id + (++count) : g->pad_token_id;
+        }
+    }
+    memset(h_types, 0, sizeof(int) * BT);
+    for (int b = 0; b < B; b++) h_labels[b] = labels ? labels[b] : -100;
+    int *lists = h_labels + g->max_B;
+    const int *idx_of[3] = {h_ids, h_pos, h_types};
+    int rows_of[3] = {g->V, g->P, g->NT > 0 ? g->NT : 1};
+    int pad_of[3] = {g->pad_token_id, g->arch == ARCH_ROBERTA ? g->pad_token_id : -1, -1};
+    for (int t = 0; t < 3; t++) {
+        int *rows = lists + t * (3 * maxBT + 1), *offsets = rows + maxBT, *tokens = offsets + maxBT + 1;
+        g->nrows[t] = (t == 2 && g->NT == 0) ? 0 : build_rows(g, idx_of[t], BT, rows_of[t], pad_of[t], rows, offsets,
+                                                              tokens);
+    }
+    cudaCheck(cudaMemcpy(g->dev_ints, g->host_ints, g->n_ints * sizeof(int), cudaMemcpyHostToDevice));
+
+    const int C = g->C, NH = g->NH, I = g->I, L = g->L, NL = g->NL;
+    const bool bf = g->precision == PRECISION_BF16;
+    Rates p = rates(g, training);
+    ParameterTensors *w = &g->params;
+    ActivationTensors *a = &g->acts;
+    const bf16 *w16 = (const bf16 *)g->params_bf16;
+    auto W16 = [&](const float *wp) { return w16 + (wp - g->params_memory); };
+
+    cu_embedding_forward(a->emb, g->d_ids, g->d_pos, g->d_types, w->wte, w->wpe, g->NT > 0 ? w->wtt : NULL, BT, C);
+    cu_layernorm_forward(a->ln_emb, a->ln_emb_mean, a->ln_emb_rstd, a->emb, w->ln_emb_w, w->ln_emb_b, BT, C, g->eps);
+    cu_dropout_forward(a->x0, a->ln_emb, p.hidden, site_seed(g, SITE_EMB), BT * C);
+
+    for (int l = 0; l < L; l++) {
+        size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
+        const float *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
+        float *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
+        const float *qkvw = w->qkvw + (size_t)l * 3 * C * C, *qkvb = w->qkvb + (size_t)l * 3 * C;
+        const float *aw = w->attprojw + (size_t)l * C * C, *ab = w->attprojb + (size_t)l * C;
+        const float *fw = w->fcw + (size_t)l * I * C, *fb = w->fcb + (size_t)l * I;
+        const float *pw = w->fcprojw + (size_t)l * C * I, *pb = w->fcprojb + (size_t)l * C;
+        bool gelu = g->activation == ACT_GELU;
+        // the FFN's first linear: out = fch_act with the GELU fused (fch = its input), or fch then ReLU
+        float *fc_out = gelu ? a->fch_act + oI : a->fch + oI;
+        float *fc_pre = gelu ? a->fch + oI : NULL;
+
+        if (bf) {
+            bf16 *x16 = (bf16 *)g->in16_qkv + oC;
+            cu_to_bf16(x16, x, (size_t)BT * C);
+            cu_linear_forward_bf16(qkv, NULL, x16, W16(qkvw), qkvb, BT, C, 3 * C);
+        } else {
+            cu_linear_forward(qkv, NULL, x, qkvw, qkvb, BT, C, 3 * C);
+        }
+        cu_attention_forward(a->atty + oC, att, qkv, g->d_mask, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+        if (bf) {
+            bf16 *y16 = (bf16 *)g->in16_atty + oC;
+            cu_to_bf16(y16, a->atty + oC, (size_t)BT * C);
+            cu_linear_forward_bf16(a->attproj + oC, NULL, y16, W16(aw), ab, BT, C, C);
+        } else {
+            cu_linear_forward(a->attproj + oC, NULL, a->atty + oC, aw, ab, BT, C, C);
+        }
+        cu_dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
+        cu_residual_layernorm_forward(a->resid1 + oC, a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN,
+                                      a->attproj_drop + oC, x, w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C,
+                                      g->eps);
+        if (bf) {
+            bf16 *h16 = (bf16 *)g->in16_ln1 + oC;
+            cu_to_bf16(h16, a->ln1 + oC, (size_t)BT * C);
+            cu_linear_forward_bf16(fc_out, fc_pre, h16, W16(fw), fb, BT, C, I);
+        } else {
+            cu_linear_forward(fc_out, fc_pre, a->ln1 + oC, fw, fb, BT, C, I);
+        }
+        if (!gelu) cu_relu_forward(a->fch_act + oI, a->fch + oI, BT * I);
+        if (bf) {
+            bf16 *f16 = (bf16 *)g->in16_fch_act + oI;
+            cu_to_bf16(f16, a->fch_act + oI, (size_t)BT * I);
+            cu_linear_forward_bf16(a->fcproj + oC, NULL, f16, W16(pw), pb, BT, I, C);
+        } else {
+            cu_linear_forward(a->fcproj + oC, NULL, a->fch_act + oI, pw, pb, BT, I, C);
+        }
+        cu_dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(g, SITE_FFN(l)), BT * C);
+        cu_residual_layernorm_forward(a->resid2 + oC, a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN,
+                                      a->fcproj_drop + oC, a->ln1 + oC, w->ln2w + (size_t)l * C,
+                                      w->ln2b + (size_t)l * C, BT, C, g->eps);
+    }
+
+    // head on the first token (fp32 in both precisions: B rows, launch-bound)
+    const float *last = a->ln2 + (size_t)(L - 1) * BT * C;
+    cu_gather_first(a->cls, last, B, T, C);
+    cu_dropout_forward(a->cls_drop, a->cls, p.head_in, site_seed(g, SITE_HEAD_IN(L)), B * C);
+    cu_linear_forward(a->pre, NULL, a->cls_drop, w->prew, w->preb, B, C, C);
+    if (g->arch == ARCH_DISTILBERT) cu_relu_forward(a->pre_act, a->pre, B * C);
+    else cu_tanh_forward(a->pre_act, a->pre, B * C);
+    cu_dropout_forward(a->pre_drop, a->pre_act, p.head_out, site_seed(g, SITE_HEAD_OUT(L)), B * C);
+    cu_linear_forward(a->logits, NULL, a->pre_drop, w->clsw, w->clsb, B, C, NL);
+    cu_crossentropy_forward(a->probs, a->losses, g->ce_stats, a->logits, g->d_labels, B, NL);
+    return 0;
+}
+
+extern "C" float model_cuda_mean_loss(ModelCuda *g) {
+    if (!g->has_labels) return -1.0f;
+    float stats[2];
+    cudaCheck(cudaMemcpy(stats, g->ce_stats, sizeof stats, cudaMemcpyDeviceToHost));
+    return stats[0];
+}
+extern "C" void model_cuda_read_logits(ModelCuda *g, float *host) {
+    cudaCheck(cudaMemcpy(host, g->acts.logits, sizeof(float) * g->B * g->NL, cudaMemcpyDeviceToHost));
+}
+extern "C" void model_cuda_read_probs(ModelCuda *g, float *host) {
+    cudaCheck(cudaMemcpy(host, g->acts.probs, sizeof(float) * g->B * g->NL, cudaMemcpyDeviceToHost));
+}
+
+// ------------------------------------------------------------------------------------- backward
+
+extern "C" void model_cuda_zero_grad(ModelCuda *g) {
+    cudaCheck(cudaMemsetAsync(g->grads_memory, 0, g->num_parameters * sizeof(float)));
+}
+
+extern "C" void model_cuda_backward(ModelCuda *g) {
+    const int B = g->B, T = g->T, C = g->C, NH = g->NH, I = g->I, L = g->L, NL = g->NL;
+    const int BT = B * T;
+    const bool bf = g->precision == PRECISION_BF16;
+    Rates p = rates(g, g->training);
+    ParameterTensors *w = &g->params, *gr = &g->grads;
+    ActivationTensors *a = &g->acts, *d = &g->grads_acts;
+    const bf16 *w16 = (const bf16 *)g->params_bf16;
+    auto W16 = [&](const float *wp) { return w16 + (wp - g->params_memory); };
+    bf16 *dout16 = (bf16 *)g->dout16;
+
+    // activation gradients are accumulated: clear the part this batch shape uses (not the att slot,
+    // which is the attention backward's scratch and fully written before it is read)
+    size_t sizes[NUM_ACTIVATION_TENSORS];
+    activation_sizes(g, B, T, sizes);
+    real **fields = reinterpret_cast<real **>(d);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++)
+        if (i != ACT_INDEX_ATT) cudaCheck(cudaMemsetAsync(fields[i], 0, sizes[i] * sizeof(float)));
+
+    // head, in reverse (fp32)
+    cu_crossentropy_backward(d->logits, a->probs, g->d_labels, g->ce_stats, B, NL);
+    cu_linear_backward(d->pre_drop, gr->clsw, gr->clsb, d->logits, a->pre_drop, w->clsw, B, C, NL, g->workspace,
+                       g->workspace_floats);
+    cu_dropout_backward(d->pre_act, d->pre_drop, p.head_out, site_seed(g, SITE_HEAD_OUT(L)), B * C);
+    if (g->arch == ARCH_DISTILBERT) cu_relu_backward(d->pre, a->pre_act, d->pre_act, B * C);
+    else cu_tanh_backward(d->pre, a->pre_act, d->pre_act, B * C);
+    cu_linear_backward(d->cls_drop, gr->prew, gr->preb, d->pre, a->cls_drop, w->prew, B, C, C, g->workspace,
+                       g->workspace_floats);
+    cu_dropout_backward(d->cls, d->cls_drop, p.head_in, site_seed(g, SITE_HEAD_IN(L)), B * C);
+    cu_scatter_first_backward(d->ln2 + (size_t)(L - 1) * BT * C, d->cls, B, T, C);
+
+    // a linear's backward in the model's precision; inp16: the bf16 copy the forward made
+    auto linear_bwd = [&](float *dinp, float *dw, float *db, const float *dout, const float *inp, const bf16 *inp16,
+                          const float *weight, int N, int Cin, int OC) {
+        if (bf) {
+            cu_to_bf16(dout16, dout, (size_t)N * OC);
+            cu_linear_backward_bf16(dinp, dw, db, dout, dout16, inp16, W16(weight), N, Cin, OC, g->workspace,
+                                    g->workspace_floats);
+        } else {
+            cu_linear_backward(dinp, dw, db, dout, inp, weight, N, Cin, OC, g->workspace, g->workspace_floats);
+        }
+    };
+
+    for (int l = L - 1; l >= 0; l--) {
+        size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
+        const float *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
+        float *dx = l == 0 ? d->x0 : d->ln2 + oC - (size_t)BT * C;
+        const bf16 *x16 = bf ? (const bf16 *)g->in16_qkv + oC : NULL;
+        const bf16 *y16 = bf ? (const bf16 *)g->in16_atty + oC : NULL;
+        const bf16 *h16 = bf ? (const bf16 *)g->in16_ln1 + oC : NULL;
+        const bf16 *f16 = bf ? (const bf16 *)g->in16_fch_act + oI : NULL;
+
+        // LayerNorm 2 backward, its dinp added into both residual inputs (fcproj_drop and ln1)
+        cu_layernorm_backward(d->fcproj_drop + oC, d->ln1 + oC, gr->ln2w + (size_t)l * C, gr->ln2b + (size_t)l * C,
+                              g->ln_scratch, d->ln2 + oC, a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN,
+                              a->ln2_rstd + oN, BT, C);
+        cu_dropout_backward(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(g, SITE_FFN(l)), BT * C);
+        linear_bwd(d->fch_act + oI, gr->fcprojw + (size_t)l * C * I, gr->fcprojb + (size_t)l * C, d->fcproj + oC,
+                   a->fch_act + oI, f16, w->fcprojw + (size_t)l * C * I, BT, I, C);
+        if (g->activation == ACT_GELU) cu_gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, BT * I);
+        else cu_relu_backward(d->fch + oI, a->fch_act + oI, d->fch_act + oI, BT * I);
+        linear_bwd(d->ln1 + oC, gr->fcw + (size_t)l * I * C, gr->fcb + (size_t)l * I, d->fch + oI, a->ln1 + oC, h16,
+                   w->fcw + (size_t)l * I * C, BT, C, I);
+        // LayerNorm 1 backward into attproj_drop and the block input
+        cu_layernorm_backward(d->attproj_drop + oC, dx, gr->ln1w + (size_t)l * C, gr->ln1b + (size_t)l * C,
+                              g->ln_scratch, d->ln1 + oC, a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN,
+                              a->ln1_rstd + oN, BT, C);
+        cu_dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
+        linear_bwd(d->atty + oC, gr->attprojw + (size_t)l * C * C, gr->attprojb + (size_t)l * C, d->attproj + oC,
+                   a->atty + oC, y16, w->attprojw + (size_t)l * C * C, BT, C, C);
+        cu_attention_backward(d->qkv + 3 * oC, d->att, d->atty + oC, a->qkv + 3 * oC,
+                              a->att + (size_t)l * B * NH * T * T, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+        linear_bwd(dx, gr->qkvw + (size_t)l * 3 * C * C, gr->qkvb + (size_t)l * 3 * C, d->qkv + 3 * oC, x, x16,
+                   w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
+    }
+
+    cu_dropout_backward(d->ln_emb, d->x0, p.hidden, site_seed(g, SITE_EMB), BT * C);
+    cu_layernorm_backward(d->emb, NULL, gr->ln_emb_w, gr->ln_emb_b, g->ln_scratch, d->ln_emb, a->emb, w->ln_emb_w,
+                          a->ln_emb_mean, a->ln_emb_rstd, BT, C);
+    // nn.Embedding(padding_idx): the row lists leave the pad rows out (word table; RoBERTa's positions)
+    cu_embedding_backward_rows(gr->wte, d->emb, g->d_rows[0], g->d_offsets[0], g->d_tokens[0], g->nrows[0], C);
+    cu_embedding_backward_rows(gr->wpe, d->emb, g->d_rows[1], g->d_offsets[1], g->d_tokens[1], g->nrows[1], C);
+    if (g->NT > 0)
+        cu_embedding_backward_rows(gr->wtt, d->emb, g->d_rows[2], g->d_offsets[2], g->d_tokens[2], g->nrows[2], C);
+}
+
+// ------------------------------------------------------------------------------------- optimizer
+
+extern "C" double model_cuda_clip_grad_norm(ModelCuda *g, double max_norm) {
+    cu_global_norm(g->norm_result, g->norm_partials, g->norm_ticket, g->grads_memory, g->num_parameters,
+                   (float)max_norm);
+    g->clip_pending = max_norm > 0;
+    float r[2];
+    cudaCheck(cudaMemcpy(r, g->norm_result, sizeof r, cudaMemcpyDeviceToHost));
+    return r[0];
+}
+
+extern "C" int model_cuda_adamw_update(ModelCuda *g, double lr, double beta1, double beta2, double eps,
+                                       double weight_decay, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    g->adamw_step++;
+    CuAdamWScalars s = cu_adamw_scalars(lr, beta1, beta2, eps, weight_decay, g->adamw_step);
+    cu_adamw(g->params_memory, (bf16 *)g->params_bf16, g->grads_memory, g->m_memory, g->v_memory, g->num_parameters,
+             s, g->clip_pending ? g->norm_result + 1 : NULL);
+    g->clip_pending = 0;
+    return 0;
+}

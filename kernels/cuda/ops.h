@@ -1,0 +1,72 @@
+// kernels/cuda/ops.h: host launchers of the production CUDA ops (internal to kernels/cuda/).
+// Same conventions as kernels/kernels.h: outputs first, backward ADDS into gradients, dropout masks
+// regenerated from (seed, element index) by kernels/dropout.h. All pointers are device pointers,
+// all launches go to stream 0 and return without synchronising.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/cuda/common.cuh"
+
+// ---- ops.cu: memory-bound ops (each names the lab version it was chosen from)
+void cu_embedding_forward(float *out, const int *ids, const int *pos, const int *type_ids, const float *wte,
+                          const float *wpe, const float *wtt, int BT, int C);
+// one table's deterministic scatter-add from a host-built row list (rows, offsets, tokens on the device)
+void cu_embedding_backward_rows(float *dtable, const float *dout, const int *rows, const int *offsets,
+                                const int *tokens, int nrows, int C);
+void cu_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                          const float *bias, int N, int C, float eps);
+// resid = inp1 + inp2, out = LN(resid)
+void cu_residual_layernorm_forward(float *resid, float *out, float *mean, float *rstd, const float *inp1,
+                                   const float *inp2, const float *weight, const float *bias, int N, int C, float eps);
+// dinp += dx (and dinp2 += dx when not NULL: the fused residual), dweight/dbias += (scratch: >= 2·SMs·2C floats)
+void cu_layernorm_backward(float *dinp, float *dinp2, float *dweight, float *dbias, float *scratch, const float *dout,
+                           const float *inp, const float *weight, const float *mean, const float *rstd, int N, int C);
+void cu_gelu_backward(float *dinp, const float *inp, const float *dout, int N);
+void cu_relu_forward(float *out, const float *inp, int N);
+void cu_relu_backward(float *dinp, const float *out, const float *dout, int N);
+void cu_tanh_forward(float *out, const float *inp, int N);
+void cu_tanh_backward(float *dinp, const float *out, const float *dout, int N);
+void cu_dropout_forward(float *out, const float *inp, float p, uint64_t seed, int N);
+void cu_dropout_backward(float *dinp, const float *dout, float p, uint64_t seed, int N);
+// out (B,C) = inp[b, 0, :] of inp (B,T,C); backward dinp[b,0,:] += dout[b,:]
+void cu_gather_first(float *out, const float *inp, int B, int T, int C);
+void cu_scatter_first_backward(float *dinp, const float *dout, int B, int T, int C);
+// probs, losses (B); stats[0] = mean loss over labelled rows, stats[1] = their count (as float)
+void cu_crossentropy_forward(float *probs, float *losses, float *stats, const float *logits, const int *labels, int B,
+                             int NL);
+void cu_crossentropy_backward(float *dlogits, const float *probs, const int *labels, const float *stats, int B, int NL);
+// result[0] = ||g||, result[1] = clip coef (1 when max_norm <= 0 or no clipping needed)
+void cu_global_norm(float *result, float *partials, unsigned int *ticket, const float *g, size_t n, float max_norm);
+int cu_global_norm_max_blocks(void);
+typedef struct {
+    float decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps;
+} CuAdamWScalars;
+CuAdamWScalars cu_adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay, int t);
+// grad_scale: device pointer to the factor applied to every gradient (the clip coef), or NULL for 1
+void cu_adamw(float *params, bf16 *params_bf16, const float *grads, float *m, float *v, size_t n, CuAdamWScalars s,
+              const float *grad_scale);
+void cu_to_bf16(bf16 *out, const float *inp, size_t n);
+
+// ---- matmul.cu: linear layers (PyTorch layout, weight (OC, C))
+// fp32: out (N,OC) = inp (N,C)·Wᵀ + bias; gelu_pre != NULL: out = gelu(x·Wᵀ + b) and gelu_pre = x·Wᵀ + b
+void cu_linear_forward(float *out, float *gelu_pre, const float *inp, const float *weight, const float *bias, int N,
+                       int C, int OC);
+// bf16 operands (inp16, weight16), fp32 accumulation and output
+void cu_linear_forward_bf16(float *out, float *gelu_pre, const bf16 *inp16, const bf16 *weight16, const float *bias,
+                            int N, int C, int OC);
+// dinp += dout·W, dweight += doutᵀ·inp, dbias += Σ dout (workspace: split-K slabs, workspace_floats of them)
+void cu_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, int N, int C, int OC, float *workspace, size_t workspace_floats);
+// the same with bf16 operands: dout16 (the bf16 copy of dout), inp16, weight16; dbias from the fp32 dout
+void cu_linear_backward_bf16(float *dinp, float *dweight, float *dbias, const float *dout, const bf16 *dout16,
+                             const bf16 *inp16, const bf16 *weight16, int N, int C, int OC, float *workspace,
+                             size_t workspace_floats);
+
+// ---- attention.cu: unfused attention with the key padding mask and dropout on the probabilities
+// qkv (B,T,3C), key_mask (B,T) -> out (B,T,C), att (B,NH,T,T) softmax before dropout (as kernels/attention.c)
+void cu_attention_forward(float *out, float *att, const float *qkv, const int *key_mask, float dropout_p,
+                          uint64_t seed, int B, int T, int C, int NH);
+// dqkv += ; scratch: B·NH·T·T floats
+void cu_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                           float dropout_p, uint64_t seed, int B, int T, int C, int NH);
