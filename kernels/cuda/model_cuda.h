@@ -25,11 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/model.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "model/model.h"
 
 typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1 } Precision;
 
