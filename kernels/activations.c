@@ -35,7 +35,7 @@ void gelu_backward_reference(real *dinp, const real *inp, const real *dout, int 
 // Parallel over chunks of the array (each element is independent, so any split gives the same result).
 void gelu_forward(real *out, const real *inp, int N) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), s2 = _mm512_set1_ps((float)INV_SQRT2);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i += 16) {
         __mmask16 m = N - i >= 16 ? 0xFFFF : (__mmask16)((1u << (N - i)) - 1);
         __m512 x = _mm512_maskz_loadu_ps(m, inp + i);
@@ -47,7 +47,7 @@ void gelu_forward(real *out, const real *inp, int N) {
 void gelu_backward(real *dinp, const real *inp, const real *dout, int N) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), s2 = _mm512_set1_ps((float)INV_SQRT2);
     const __m512 mhalf = _mm512_set1_ps(-0.5f), k = _mm512_set1_ps((float)INV_SQRT_2PI);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i += 16) {
         __mmask16 m = N - i >= 16 ? 0xFFFF : (__mmask16)((1u << (N - i)) - 1);
         __m512 x = _mm512_maskz_loadu_ps(m, inp + i);

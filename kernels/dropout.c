@@ -11,7 +11,7 @@ void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
         return;
     }
     real scale = (real)(1.0 / (1.0 - (double)p));
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i++) out[i] = dropout_keep(seed, (uint64_t)i, p) ? inp[i] * scale : 0;
 }
 
@@ -21,6 +21,6 @@ void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N
         return;
     }
     real scale = (real)(1.0 / (1.0 - (double)p));
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
     for (int i = 0; i < N; i++) dinp[i] += dropout_keep(seed, (uint64_t)i, p) ? dout[i] * scale : 0;
 }

@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include "kernels/real.h"
 
+// Elementwise kernels use threads only above this many elements: below it a fork/join (and, on a
+// busy machine, waiting for the second thread to be scheduled) costs more than the loop.
+#define PARALLEL_MIN (1 << 18)
+
 // ---- embedding.c: token (+ token type) + position embedding, gather / scatter-add
 // out[b,t,:] = (wte[ids[b,t]] + wtt[type_ids[b,t]]) + wpe[pos[b,t]]   (wtt/type_ids may be NULL)
 // ids, pos, type_ids (B,T); wte (V,C), wpe (P,C), wtt (NT,C) -> out (B,T,C)

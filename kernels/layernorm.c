@@ -18,7 +18,7 @@
 
 void layernorm_forward(real *out, real *mean, real *rstd, const real *inp,
                        const real *weight, const real *bias, int N, int C, real eps) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((long)N * C > PARALLEL_MIN)
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * C;
         // statistics in double: exact enough that float results do not depend on C's size
@@ -46,7 +46,7 @@ void layernorm_backward(real *dinp, real *dweight, real *dbias, const real *dout
                         const real *weight, const real *mean, const real *rstd, int N, int C) {
     int nt = 1;
 #ifdef _OPENMP
-    nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    nt = omp_in_parallel() || (long)N * C <= PARALLEL_MIN ? 1 : omp_get_max_threads();
 #endif
     if (tl_partials.cap < (size_t)nt * 2 * C) {
         free(tl_partials.p);

@@ -267,8 +267,6 @@ typedef struct {
 } Gemm;
 
 static void pack_b_range(const Gemm *g, int first, int last) {  // (K block, sliver) pairs [first, last)
-    int nq = (g->K + KC - 1) / KC;
-    (void)nq;
     for (int idx = first; idx < last; idx++) {
         int q = idx / g->nslivers, s = idx % g->nslivers;
         int k0 = q * KC, kc = g->K - k0 < KC ? g->K - k0 : KC;
@@ -343,9 +341,11 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
     if (K <= 0) { gemm_empty(&g); return; }
     g.bpack = pack_buffer(&tl_bpack, (size_t)K * g.nslivers * NR);  // the calling thread's buffer, shared
-    int npairs = ((K + KC - 1) / KC) * g.nslivers;
-    // split rows when there are enough for every thread, else split columns (slivers)
-    int split_rows = M >= nt * 4 * MR || g.nslivers < nt;
+    int nq = (K + KC - 1) / KC, npairs = nq * g.nslivers;
+    // Many rows (training: batch x tokens): split the rows; all threads share B, packed cooperatively.
+    // Few rows (small-batch inference, the head): split the columns; each thread packs only its own
+    // slivers of B (the large operand), and there is no barrier between packing and computing.
+    int split_rows = M >= nt * 8 * MR || g.nslivers < nt;
     #pragma omp parallel num_threads(nt)
     {
         int tid = 0, n = 1;
@@ -353,14 +353,16 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
         tid = omp_get_thread_num();
         n = omp_get_num_threads();
 #endif
-        pack_b_range(&g, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
-        #pragma omp barrier
         if (split_rows) {
+            pack_b_range(&g, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
+            #pragma omp barrier
             int slivers = (M + MR - 1) / MR;
             int m0 = (int)((long)slivers * tid / n) * MR, m1 = (int)((long)slivers * (tid + 1) / n) * MR;
             gemm_block(&g, m0, m1 < M ? m1 : M, 0, g.nslivers);
         } else {
-            gemm_block(&g, 0, M, (int)((long)g.nslivers * tid / n), (int)((long)g.nslivers * (tid + 1) / n));
+            int s0 = (int)((long)g.nslivers * tid / n), s1 = (int)((long)g.nslivers * (tid + 1) / n);
+            for (int q = 0; q < nq; q++) pack_b_range(&g, q * g.nslivers + s0, q * g.nslivers + s1);
+            gemm_block(&g, 0, M, s0, s1);
         }
     }
 }
