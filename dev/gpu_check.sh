@@ -4,7 +4,9 @@
 #   LAB_REPS=20 dev/gpu_check.sh    fewer timing repetitions (default 50 per block size)
 # Steps: `make cuda` (all dev/cuda/*.cu, whoever wrote them), then every executable in build/cuda/
 # (each validates all its versions at several sizes, then benchmarks them, printing RESULT lines),
-# then the GPU training path if one exists (GPU_TRAIN_CMD, see below). Ends with a table of every RESULT line:
+# (model_check among them: the GPU model against transformers and the CPU model), then the GPU training
+# path if one exists (GPU_TRAIN_CMD, see below), then the model benchmark (bench_model vs dev/bench_gpu.py,
+# its own table). Ends with a table of every RESULT line:
 #   op, version, status, max rel error, time (us, L2 flushed, median), achieved GB/s or TFLOP/s,
 #   roofline floor (us), % of floor (floor / time).
 # Exit status: non-zero if the build, any lab (crash, timeout, failed validation) or training failed.
@@ -36,6 +38,7 @@ shopt -s nullglob
 for lab in build/cuda/*; do
     [ -f "$lab" ] && [ -x "$lab" ] || continue
     name=$(basename "$lab")
+    [ "$name" = bench_model ] && continue   # run in the model benchmark section below
     t0=$(date +%s)
     timeout "$LAB_TIMEOUT" "$lab" > "$LOG_DIR/$name.log" 2>&1
     rc=$?
@@ -70,6 +73,27 @@ elif [ $has_device_flag -eq 1 ]; then
     echo "train has --device but GPU_TRAIN_CMD is not set: not run (set the default in dev/gpu_check.sh)"
 else
     echo "no GPU training path yet"
+fi
+
+echo "== model benchmark: ours vs PyTorch (DistilBERT-base, B32 x T256)"
+# build/cuda/bench_model (our GPU path) then dev/bench_gpu.py (PyTorch eager + torch.compile, fp32 and
+# bf16 autocast) on the same GPU; BENCH_COMPILE=0 skips torch.compile. A failure of ours fails the check.
+if [ -x build/cuda/bench_model ]; then
+    if ! timeout 300 build/cuda/bench_model > "$LOG_DIR/bench_model.log" 2>&1; then
+        tail -n 10 "$LOG_DIR/bench_model.log"; failures+=("bench_model")
+    fi
+    py=${PYTHON:-python3}; [ -x "$HOME/venv/bin/python" ] && py=${PYTHON:-$HOME/venv/bin/python}
+    compile_flag=""; [ "${BENCH_COMPILE:-1}" = 0 ] && compile_flag="--no-compile"
+    timeout 900 "$py" dev/bench_gpu.py $compile_flag > "$LOG_DIR/bench_torch.log" 2>&1 || tail -n 5 "$LOG_DIR/bench_torch.log"
+    grep -v '^BENCH' "$LOG_DIR/bench_torch.log" | head -n 6
+    cat "$LOG_DIR/bench_model.log" "$LOG_DIR/bench_torch.log" | grep '^BENCH' | awk '
+    function val(key,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] } return "-" }
+    BEGIN { printf "%-14s %-5s %-6s %10s %12s %7s %8s  %s\n", "impl", "prec", "mode", "median_ms", "tokens/s", "MFU", "mem_GB", "vs eager (time ratio, <1 = ours faster)" }
+    { k = val("precision") "/" val("mode"); t = val("median_ms"); rows[NR] = $0; if (val("impl") == "torch_eager") eager[k] = t }
+    END { for (i = 1; i <= NR; i++) { $0 = rows[i]; k = val("precision") "/" val("mode"); r = (k in eager && eager[k] > 0) ? sprintf("%.2f", val("median_ms") / eager[k]) : "-"
+          printf "%-14s %-5s %-6s %10s %12s %7s %8s  %s\n", val("impl"), val("precision"), val("mode"), val("median_ms"), val("tokens_per_s"), val("mfu"), val("mem_gb"), r } }'
+else
+    echo "build/cuda/bench_model not built"
 fi
 
 echo
