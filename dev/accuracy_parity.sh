@@ -17,6 +17,7 @@ MODEL=models/all-MiniLM-L6-v2
 export OMP_WAIT_POLICY=PASSIVE
 make -s train infer
 ./dev/get_minilm.sh "$MODEL"
+mkdir -p "$OUT"
 N=$((N_TRAIN + N_VALID))
 RATIO=$(python3 -c "print($N_VALID / $N)")
 for seed in $SEEDS; do
