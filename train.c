@@ -10,9 +10,12 @@
 // This file only parses arguments and orchestrates; the pieces live in data/ (dataset, split,
 // batch, metrics, history, plot, pipeline, inspect), model/ and tokenizer/.
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +34,12 @@
 #include "data/inspect.h"
 #include "data/pipeline.h"
 #include "data/plot.h"
+#include "data/resume.h"
 #include "data/split.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/train_state.h"
 #include "tokenizer/tokenizer.h"
 
 #define BUCKET_BATCHES 50  // --bucket: sort each chunk of 50 batches' rows by length (HF group_by_length)
@@ -50,7 +55,49 @@ typedef struct {
     double lr, weight_decay, warmup_ratio, max_grad_norm;
     uint64_t seed;
     int threads, bucket, inspect;
+    const char *resume_dir;   // --resume OUTPUT
+    long save_steps;          // --save-steps N: resume state every N optimizer steps (0: epoch ends only)
+    long debug_nan_step;      // --debug-nan-at-step N: test hook, a NaN in one gradient at step N (not in
+                              // --help; doc/pipeline.md, doc/reliability.md)
+    int save_steps_given;
+    uint64_t given;           // bit i: RUN_ARGS[i] was on the command line
 } TrainArgs;
+
+// The arguments that decide a run's result: recorded in the resume state and, on --resume, taken
+// from it (or, when given again, required to be equal). --threads, --save-steps and --output-dir are
+// not among them; bit-identical results are promised for the same --threads only (doc/reliability.md).
+typedef enum { ARG_STR, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_U64, ARG_FLAG } ArgType;
+typedef struct {
+    const char *flag, *key;
+    ArgType type;
+    size_t offset;
+} ArgSpec;
+#define RUN_ARG(flag, key, type, field) {flag, key, type, offsetof(TrainArgs, field)}
+static const ArgSpec RUN_ARGS[] = {
+    RUN_ARG("--model", "model", ARG_STR, model_dir),
+    RUN_ARG("--config", "config", ARG_STR, config_path),
+    RUN_ARG("--tokenizer", "tokenizer", ARG_STR, tokenizer_path),
+    RUN_ARG("--data", "data", ARG_STR, data_path),
+    RUN_ARG("--format", "format", ARG_STR, format),
+    RUN_ARG("--text-column", "text_column", ARG_STR, text_column),
+    RUN_ARG("--label-column", "label_column", ARG_STR, label_column),
+    RUN_ARG("--label-mode", "label_mode", ARG_STR, label_mode),
+    RUN_ARG("--split", "split", ARG_STR, split_path),
+    RUN_ARG("--n-samples", "n_samples", ARG_INT, n_samples),
+    RUN_ARG("--valid-ratio", "valid_ratio", ARG_DOUBLE, valid_ratio),
+    RUN_ARG("--max-length", "max_length", ARG_INT, max_length),
+    RUN_ARG("--batch-size", "batch_size", ARG_INT, batch_size),
+    RUN_ARG("--eval-batch-size", "eval_batch_size", ARG_INT, eval_batch_size),
+    RUN_ARG("--epochs", "epochs", ARG_INT, epochs),
+    RUN_ARG("--max-steps", "max_steps", ARG_LONG, max_steps),
+    RUN_ARG("--lr", "lr", ARG_DOUBLE, lr),
+    RUN_ARG("--weight-decay", "weight_decay", ARG_DOUBLE, weight_decay),
+    RUN_ARG("--warmup-ratio", "warmup_ratio", ARG_DOUBLE, warmup_ratio),
+    RUN_ARG("--max-grad-norm", "max_grad_norm", ARG_DOUBLE, max_grad_norm),
+    RUN_ARG("--seed", "seed", ARG_U64, seed),
+    RUN_ARG("--bucket", "bucket", ARG_FLAG, bucket),
+};
+#define N_RUN_ARGS ((int)(sizeof RUN_ARGS / sizeof RUN_ARGS[0]))
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -81,6 +128,10 @@ static void usage(FILE *out) {
             "  --seed N             split, batch order, dropout and new-head init (default 42)\n"
             "  --bucket             batch rows of similar length together (less padding)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
+            "  --save-steps N       also save the resume state (OUTPUT/resume/) every N optimizer steps\n"
+            "                       (it is always saved at the end of each epoch)\n"
+            "  --resume OUTPUT      continue the run in OUTPUT from its resume state; the other arguments\n"
+            "                       are taken from it (any given again must be equal)\n"
             "  --inspect            print the data pipeline sanity report and exit (no training)\n"
             "  --help\n");
 }
@@ -121,18 +172,24 @@ static double parse_double(const char *flag, const char *v, double lo, double hi
     return x;
 }
 
+static void mark_given(TrainArgs *a, const char *flag) {
+    for (int i = 0; i < N_RUN_ARGS; i++)
+        if (!strcmp(RUN_ARGS[i].flag, flag)) a->given |= (uint64_t)1 << i;
+}
+
 static void parse_args(TrainArgs *a, int argc, char **argv) {
-    *a = (TrainArgs){.output_dir = "out", .n_samples = 2000, .valid_ratio = 0.2, .max_length = 256,
+    *a = (TrainArgs){.output_dir = NULL, .n_samples = 2000, .valid_ratio = 0.2, .max_length = 256,
                      .batch_size = 4, .eval_batch_size = 4, .epochs = 3, .max_steps = 0, .lr = 5e-5,
                      .weight_decay = 0.01, .warmup_ratio = 0.1, .max_grad_norm = 1.0, .seed = 42};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) { usage(stdout); exit(0); }
-        if (!strcmp(flag, "--bucket")) { a->bucket = BUCKET_BATCHES; continue; }
+        if (!strcmp(flag, "--bucket")) { a->bucket = BUCKET_BATCHES; mark_given(a, flag); continue; }
         if (!strcmp(flag, "--inspect")) { a->inspect = 1; continue; }
         if (strncmp(flag, "--", 2) != 0) die("unexpected argument '%s' (see --help)", flag);
         if (i + 1 >= argc) die("%s needs a value (see --help)", flag);
         const char *v = argv[++i];
+        mark_given(a, flag);
         if (!strcmp(flag, "--model")) a->model_dir = v;
         else if (!strcmp(flag, "--config")) a->config_path = v;
         else if (!strcmp(flag, "--tokenizer")) a->tokenizer_path = v;
@@ -156,13 +213,142 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
         else if (!strcmp(flag, "--max-grad-norm")) a->max_grad_norm = parse_double(flag, v, 0, 1e30);
         else if (!strcmp(flag, "--seed")) a->seed = (uint64_t)parse_long(flag, v, 0, 1L << 62);
         else if (!strcmp(flag, "--threads")) a->threads = (int)parse_long(flag, v, 1, 4096);
+        else if (!strcmp(flag, "--save-steps")) a->save_steps = parse_long(flag, v, 0, 1L << 40), a->save_steps_given = 1;
+        else if (!strcmp(flag, "--resume")) a->resume_dir = v;
+        else if (!strcmp(flag, "--debug-nan-at-step")) a->debug_nan_step = parse_long(flag, v, 1, 1L << 40);
         else die("unknown option '%s' (see --help)", flag);
     }
+    if (a->resume_dir) {
+        if (a->inspect) die("--resume and --inspect do not go together");
+        if (a->output_dir && strcmp(a->output_dir, a->resume_dir) != 0)
+            die("--output-dir %s differs from --resume %s (a resumed run writes where it started)", a->output_dir,
+                a->resume_dir);
+        a->output_dir = a->resume_dir;
+    }
+    if (!a->output_dir) a->output_dir = "out";
+}
+
+// the checks that need every argument (after --resume has filled them in)
+static void check_args(const TrainArgs *a) {
     if (!a->data_path) die("--data PATH is required (see --help)");
     if (a->model_dir && a->config_path) die("give one of --model DIR or --config FILE, not both");
     if (a->inspect && (a->model_dir || a->tokenizer_path)) return;  // --inspect needs only a tokenizer
     if (!a->model_dir && !a->config_path) die("give --model DIR or --config FILE (see --help)");
     if (a->config_path && !a->tokenizer_path) die("--config needs --tokenizer PATH");
+}
+
+// The RUN_ARGS as a JSON object (strings or null, numbers exact, the seed as a decimal string).
+static cJSON *run_args_json(const TrainArgs *a) {
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    for (int i = 0; ok && i < N_RUN_ARGS; i++) {
+        const ArgSpec *sp = &RUN_ARGS[i];
+        const char *field = (const char *)a + sp->offset;
+        char buf[32];
+        switch (sp->type) {
+        case ARG_STR: {
+            const char *v = *(const char *const *)field;
+            ok = (v ? cJSON_AddStringToObject(o, sp->key, v) : cJSON_AddNullToObject(o, sp->key)) != NULL;
+            break;
+        }
+        case ARG_INT: ok = cJSON_AddNumberToObject(o, sp->key, *(const int *)field) != NULL; break;
+        case ARG_LONG: ok = cJSON_AddNumberToObject(o, sp->key, (double)*(const long *)field) != NULL; break;
+        case ARG_DOUBLE: ok = json_add_exact(o, sp->key, *(const double *)field); break;
+        case ARG_U64:
+            snprintf(buf, sizeof buf, "%" PRIu64, *(const uint64_t *)field);
+            ok = cJSON_AddStringToObject(o, sp->key, buf) != NULL;
+            break;
+        case ARG_FLAG: ok = cJSON_AddBoolToObject(o, sp->key, *(const int *)field != 0) != NULL; break;
+        }
+    }
+    if (!ok) die("out of memory");
+    return o;
+}
+
+// --resume: every RUN_ARG not on the command line is taken from the state's "args"; one that is must
+// be equal (a different --lr or data would not continue the same run). Strings point into `args`.
+static void merge_resume_args(TrainArgs *a, const cJSON *args, const char *state_path) {
+    TrainArgs saved = *a;
+    for (int i = 0; i < N_RUN_ARGS; i++) {
+        const ArgSpec *sp = &RUN_ARGS[i];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, sp->key);
+        char *dst = (char *)&saved + sp->offset;
+        const char *bad = NULL;
+        switch (sp->type) {
+        case ARG_STR:
+            if (cJSON_IsString(v)) *(const char **)dst = v->valuestring;
+            else if (cJSON_IsNull(v)) *(const char **)dst = NULL;
+            else bad = "a string or null";
+            break;
+        case ARG_INT:
+        case ARG_LONG:
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e15) bad = "an integer";
+            else if (sp->type == ARG_INT) *(int *)dst = (int)v->valuedouble;
+            else *(long *)dst = (long)v->valuedouble;
+            break;
+        case ARG_DOUBLE:
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) bad = "a number";
+            else *(double *)dst = v->valuedouble;
+            break;
+        case ARG_U64: {
+            char *end = NULL;
+            errno = 0;
+            if (!cJSON_IsString(v) || !(v->valuestring[0] >= '0' && v->valuestring[0] <= '9')) bad = "a decimal string";
+            else {
+                *(uint64_t *)dst = strtoull(v->valuestring, &end, 10);
+                if (errno || *end) bad = "a decimal string";
+            }
+            break;
+        }
+        case ARG_FLAG:
+            if (!cJSON_IsBool(v)) bad = "true or false";
+            else *(int *)dst = cJSON_IsTrue(v) ? BUCKET_BATCHES : 0;
+            break;
+        }
+        if (bad) die("%s: args.%s must be %s", state_path, sp->key, bad);
+    }
+    // given again: must be equal (compared as the values the run used)
+    for (int i = 0; i < N_RUN_ARGS; i++) {
+        if (!(a->given >> i & 1)) continue;
+        const ArgSpec *sp = &RUN_ARGS[i];
+        const char *x = (const char *)a + sp->offset, *y = (const char *)&saved + sp->offset;
+        int same;
+        char now[64] = "", then[64] = "";
+        switch (sp->type) {
+        case ARG_STR: {
+            const char *p = *(const char *const *)x, *q = *(const char *const *)y;
+            same = (!p && !q) || (p && q && !strcmp(p, q));
+            snprintf(now, sizeof now, "%s", p ? p : "(none)");
+            snprintf(then, sizeof then, "%s", q ? q : "(none)");
+            break;
+        }
+        case ARG_INT: case ARG_FLAG:
+            same = *(const int *)x == *(const int *)y;
+            snprintf(now, sizeof now, "%d", *(const int *)x);
+            snprintf(then, sizeof then, "%d", *(const int *)y);
+            break;
+        case ARG_LONG:
+            same = *(const long *)x == *(const long *)y;
+            snprintf(now, sizeof now, "%ld", *(const long *)x);
+            snprintf(then, sizeof then, "%ld", *(const long *)y);
+            break;
+        case ARG_DOUBLE:
+            same = *(const double *)x == *(const double *)y;
+            snprintf(now, sizeof now, "%.17g", *(const double *)x);
+            snprintf(then, sizeof then, "%.17g", *(const double *)y);
+            break;
+        default:
+            same = *(const uint64_t *)x == *(const uint64_t *)y;
+            snprintf(now, sizeof now, "%" PRIu64, *(const uint64_t *)x);
+            snprintf(then, sizeof then, "%" PRIu64, *(const uint64_t *)y);
+            break;
+        }
+        if (!same)
+            die("%s %s differs from the run being resumed (%s in %s): leave it out or give the same value", sp->flag,
+                now, then, state_path);
+    }
+    saved.given = a->given;
+    *a = saved;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -230,8 +416,17 @@ static void make_or_read_split(Split *sp, const Dataset *ds, const TrainArgs *a)
 
 // --model: the checkpoint with the data's labels (a missing head is initialised from the seed);
 // --config: a randomly initialised model.
-static void build_model(Model *m, const Dataset *ds, const TrainArgs *a) {
+static void build_model(Model *m, const Dataset *ds, const TrainArgs *a, const ResumeState *rs, const char *resume_dir) {
     char err[1024], notice[1024];
+    if (rs) {
+        if (resume_state_load_model(m, rs, resume_dir, err, sizeof err) != 0) die("%s", err);
+        int same = m->config.num_labels == ds->n_labels;
+        for (int c = 0; same && c < ds->n_labels; c++) same = !strcmp(m->config.id2label[c], ds->label_names[c]);
+        if (!same)
+            die("%s/config.json: its labels are not the labels of %s (the data changed since the run started)",
+                resume_dir, ds->path);
+        return;
+    }
     if (a->model_dir) {
         if (checkpoint_load(m, a->model_dir, ds->n_labels, (const char *const *)ds->label_names, a->seed, notice,
                             sizeof notice, err, sizeof err) != 0)
@@ -308,13 +503,68 @@ static void progress_update(const Progress *p, int epoch, int epochs, long step,
 
 // ---------------------------------------------------------------------------------------------------
 
+// Leftovers of a run that was killed: "<name>.tmp.XXXXXX" / "<name>.old.XXXXXX" files and checkpoint
+// directories in OUTPUT (atomic writes that never reached their rename). Never read; removed on --resume.
+static void remove_leftovers(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp."), *o = strstr(e->d_name, ".old.");
+        const char *mark = t ? t : o;
+        if (!mark || strlen(mark + 5) != 6) continue;
+        char *p = path_join(dir, e->d_name), err[512];
+        struct stat st;
+        if (p && lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) remove_flat_dir(p, err, sizeof err);
+            else if (S_ISREG(st.st_mode)) unlink(p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+// A numerical fault: one line naming the step and the tensor, then exit 1. Nothing is saved after a
+// fault, so best/ and resume/ hold their last good state.
+static void numerical_fault(const Model *m, const char *where, double loss, int best_epoch, long saved_step) {
+    const ParamEntry *first;
+    int n = model_count_nonfinite(m, m->grads_memory, &first);
+    char what[256], kept[256];
+    if (!isfinite(loss)) snprintf(what, sizeof what, "the training loss is %g", loss);
+    else snprintf(what, sizeof what, "non-finite gradient");
+    if (first && !isfinite(loss))
+        snprintf(what + strlen(what), sizeof what - strlen(what), " (non-finite gradient in '%s', %d of %d tensors)",
+                 first->name, n, m->n_entries);
+    else if (first)
+        snprintf(what + strlen(what), sizeof what - strlen(what), " in '%s' (%d of %d tensors; loss %.6g)", first->name, n,
+                 m->n_entries, loss);
+    if (best_epoch > 0 && saved_step > 0)
+        snprintf(kept, sizeof kept, "best/ (epoch %d) and resume/ (step %ld) are left as they were", best_epoch, saved_step);
+    else if (best_epoch > 0) snprintf(kept, sizeof kept, "best/ (epoch %d) is left as it was", best_epoch);
+    else if (saved_step > 0) snprintf(kept, sizeof kept, "resume/ (step %ld) is left as it was, no best/ yet", saved_step);
+    else snprintf(kept, sizeof kept, "nothing was saved");
+    if (isatty(STDERR_FILENO)) fprintf(stderr, "\n");  // end the progress bar's line
+    die("%s: %s; stopping: %s (a lower --lr or --max-grad-norm may help)", where, what, kept);
+}
+
+// Parameters must be finite before any save (a fault the loss and gradient checks did not see).
+static void check_params_finite(const Model *m, const char *where) {
+    const ParamEntry *first;
+    int n = model_count_nonfinite(m, m->params_memory, &first);
+    if (n) die("%s: non-finite parameter in '%s' (%d of %d tensors); stopping without saving it", where, first->name, n,
+               m->n_entries);
+}
+
 // Everything after the inputs are validated: the model, OUTPUT/, the training loop, the reports.
+// rs: the resume state to continue from (NULL: a new run).
 static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok_path, const Dataset *ds,
-                             const Split *sp, const int *sel, int n_sel) {
+                             const Split *sp, const int *sel, int n_sel, const ResumeState *rs) {
     char err[1024];
+    char *resume_dir = path_join(a->output_dir, "resume");
+    if (!resume_dir) die("out of memory");
     Model model;
-    build_model(&model, ds, a);
-    const char *model_src = a->model_dir ? a->model_dir : a->config_path;
+    build_model(&model, ds, a, rs, resume_dir);
+    const char *model_src = rs ? resume_dir : a->model_dir ? a->model_dir : a->config_path;
     if (check_tokenizer_fits_model(tok, tok_path, &model.config, model_src, a->max_length, err, sizeof err) != 0)
         die("%s", err);
     TokenizedSet set;
@@ -325,25 +575,39 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     if (model_alloc_activations(&model, max_B, a->max_length, err, sizeof err) != 0) die("%s", err);
     int pad_id = tokenizer_pad_id(tok);
 
-    // --- outputs: the directory, split.json
-    if (make_dirs(a->output_dir, err, sizeof err) != 0) die("%s", err);
-    char *split_out = path_join(a->output_dir, "split.json"), *best_dir = path_join(a->output_dir, "best");
-    char *history_path = path_join(a->output_dir, "history.json"), *history_svg = path_join(a->output_dir, "history.svg");
-    if (!split_out || !best_dir || !history_path || !history_svg) die("out of memory");
-    if (split_write_json(split_out, sp, ds, err, sizeof err) != 0) die("%s", err);
-
     long steps_per_epoch = (sp->n_train + a->batch_size - 1) / a->batch_size;
     long total_steps = (long)a->epochs * steps_per_epoch;
     if (a->max_steps > 0 && a->max_steps < total_steps) total_steps = a->max_steps;
     long warmup_steps = (long)(a->warmup_ratio * (double)total_steps);
     int epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
+    if (rs) {  // the state must sit on this run's schedule
+        long in_epoch = rs->epoch <= epochs ? (rs->epoch < epochs ? steps_per_epoch : total_steps - (long)(epochs - 1) * steps_per_epoch) : 0;
+        if (rs->total_steps != total_steps || rs->epoch > epochs + 1 || rs->step_in_epoch > in_epoch ||
+            (rs->step_in_epoch == in_epoch && in_epoch > 0) ||
+            rs->step != (rs->epoch > epochs ? total_steps : (long)(rs->epoch - 1) * steps_per_epoch + rs->step_in_epoch))
+            die("%s/trainer_state.json: epoch %d, step %ld of %ld (step %ld in the epoch) is not a point of this run's "
+                "schedule (%d epochs of %ld steps, %ld in all)",
+                resume_dir, rs->epoch, rs->step, rs->total_steps, rs->step_in_epoch, epochs, steps_per_epoch, total_steps);
+    }
+
+    // --- outputs: the directory, split.json
+    if (make_dirs(a->output_dir, err, sizeof err) != 0) die("%s", err);
+    if (rs) remove_leftovers(a->output_dir);
+    char *split_out = path_join(a->output_dir, "split.json"), *best_dir = path_join(a->output_dir, "best");
+    char *history_path = path_join(a->output_dir, "history.json"), *history_svg = path_join(a->output_dir, "history.svg");
+    if (!split_out || !best_dir || !history_path || !history_svg) die("out of memory");
+    if (!rs && split_write_json(split_out, sp, ds, err, sizeof err) != 0) die("%s", err);
+
     printf("data: %s, %d rows, %d labels (", ds->path, ds->n, ds->n_labels);
     for (int c = 0; c < ds->n_labels; c++) printf("%s%s", c ? ", " : "", ds->label_names[c]);
-    printf(")\nsplit: %d train / %d validation rows%s\n", sp->n_train, sp->n_valid, a->split_path ? " (from --split)" : "");
+    printf(")\nsplit: %d train / %d validation rows%s\n", sp->n_train, sp->n_valid,
+           rs ? " (from the run's split.json)" : a->split_path ? " (from --split)" : "");
     printf("model: %s, %d layers, dim %d, %zu parameters; tokenizer %s\n", model_src, model.config.n_layers,
            model.config.dim, model.num_parameters, tok_path);
     printf("training: %d epochs x %ld steps (batch %d), %ld steps total, warmup %ld, lr %g, weight decay %g\n", epochs,
            steps_per_epoch, a->batch_size, total_steps, warmup_steps, a->lr, a->weight_decay);
+    if (rs) printf("resuming: %s, epoch %d, step %ld of %ld\n", resume_dir, rs->epoch > epochs ? epochs : rs->epoch,
+                   rs->step, total_steps);
 
     // --- the training loop
     Batch batch;
@@ -354,39 +618,81 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     Progress progress = {isatty(STDERR_FILENO), now_s(), total_steps};
     long step = 0;
     double best_val_loss = INFINITY, lr = 0;
-    int best_epoch = 0;
-    for (int epoch = 1; epoch <= epochs; epoch++) {
+    int best_epoch = 0, first_epoch = 1;
+    long first_k = 0, saved_step = 0;
+    if (rs) {
+        memcpy(history, rs->history, sizeof *history * (size_t)rs->n_history);
+        memcpy(step_losses, rs->step_losses, sizeof(float) * (size_t)rs->step);
+        step = saved_step = rs->step;
+        best_val_loss = rs->best_val_loss;
+        best_epoch = rs->best_epoch;
+        first_epoch = rs->epoch;
+        first_k = rs->step_in_epoch;
+    }
+    cJSON *run_args = run_args_json(a);
+    if (!cJSON_AddNumberToObject(run_args, "save_steps", (double)a->save_steps)) die("out of memory");
+    // the resume state after `k` steps of `epoch` (epoch + 1 and k = 0 once it is validated)
+    ResumeState st = {.total_steps = total_steps, .seed = a->seed, .history = history, .step_losses = step_losses,
+                      .args = run_args};
+#define SAVE_RESUME(ep, k, steps_done, loss_sum_, examples_, seconds_)                                            \
+    do {                                                                                                            \
+        check_params_finite(&model, "saving the resume state");                                                    \
+        st.epoch = (ep), st.step_in_epoch = (k), st.step = (steps_done), st.forward_count = model.forward_count;  \
+        st.adamw_step = model.adamw_step, st.epoch_loss_sum = (loss_sum_), st.epoch_examples = (examples_);      \
+        st.epoch_seconds = (seconds_), st.best_epoch = best_epoch, st.best_val_loss = best_val_loss;              \
+        st.n_history = (ep) - 1;                                                                                    \
+        if (resume_state_save(&model, &st, resume_dir, err, sizeof err) != 0) die("%s", err);                      \
+        saved_step = st.step;                                                                                       \
+    } while (0)
+
+    for (int epoch = first_epoch; epoch <= epochs; epoch++) {
         BatchPlan plan;
         if (batch_plan_make(&plan, sp->train, sp->n_train, set.lens, a->batch_size, 1, a->bucket, a->seed + (uint64_t)epoch,
                             err, sizeof err) != 0)
             die("%s", err);
-        double t0 = now_s(), loss_sum = 0, examples = 0;
-        long steps_this_epoch = total_steps - step < plan.n_batches ? total_steps - step : plan.n_batches;
-        for (long k = 0; k < steps_this_epoch; k++, step++) {
+        int resumed_here = rs && epoch == first_epoch;
+        double t0 = now_s(), loss_sum = resumed_here ? rs->epoch_loss_sum : 0, examples = resumed_here ? rs->epoch_examples : 0;
+        double seconds_before = resumed_here ? rs->epoch_seconds : 0;
+        long epoch_start = (long)(epoch - 1) * steps_per_epoch;
+        long steps_this_epoch = total_steps - epoch_start < plan.n_batches ? total_steps - epoch_start : plan.n_batches;
+        for (long k = resumed_here ? first_k : 0; k < steps_this_epoch; k++, step++) {
             if (batch_make(&batch, &set, plan.rows + plan.batch_start[k], plan.batch_len[k], pad_id, err, sizeof err))
                 die("%s", err);
             model_zero_grad(&model);
             if (model_forward(&model, batch.ids, batch.mask, batch.labels, batch.B, batch.T, 1, err, sizeof err) != 0)
                 die("step %ld: %s", step + 1, err);
             model_backward(&model);
-            model_clip_grad_norm(&model, a->max_grad_norm);
+            if (a->debug_nan_step == step + 1)  // test hook: one NaN in the gradient of a middle tensor
+                model.grads_memory[model.table[model.n_entries / 2].offset] = NAN;
+            double loss = model.mean_loss;
+            double norm = model_clip_grad_norm(&model, a->max_grad_norm);  // the norm before clipping
+            if (!isfinite(loss) || !isfinite(norm)) {
+                char where[64];
+                snprintf(where, sizeof where, "step %ld (epoch %d)", step + 1, epoch);
+                numerical_fault(&model, where, loss, best_epoch, saved_step);
+            }
             lr = a->lr * lr_linear_warmup(step, warmup_steps, total_steps);  // optimizer step t uses λ(t-1)
             if (model_adamw_update(&model, lr, 0.9, 0.999, 1e-8, a->weight_decay, err, sizeof err) != 0)
                 die("step %ld: %s", step + 1, err);
-            double loss = model.mean_loss;
-            if (!isfinite(loss)) die("step %ld: the training loss is %g (try a lower --lr)", step + 1, loss);
             step_losses[step] = (float)loss;
             loss_sum += loss;
             examples += batch.B;
             progress_update(&progress, epoch, epochs, step + 1, steps_this_epoch, k + 1, loss, lr, examples,
-                            now_s() - t0);
+                            seconds_before + now_s() - t0);
+            if (a->save_steps > 0 && (step + 1) % a->save_steps == 0 && k + 1 < steps_this_epoch)
+                SAVE_RESUME(epoch, k + 1, step + 1, loss_sum, examples, seconds_before + now_s() - t0);
         }
-        double train_time = now_s() - t0;
+        double train_time = seconds_before + now_s() - t0;
         batch_plan_free(&plan);
 
         Evaluation ev;
         if (evaluate_model(&model, &set, sp->valid, sp->n_valid, a->eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
             die("validation: %s", err);
+        if (!isfinite(ev.loss)) {
+            char kept[128] = "nothing saved";
+            if (best_epoch > 0) snprintf(kept, sizeof kept, "best/ (epoch %d) is left as it was", best_epoch);
+            die("epoch %d: the validation loss is %g; stopping: %s", epoch, ev.loss, kept);
+        }
         EpochRecord *r = &history[epoch - 1];
         *r = (EpochRecord){epoch, step, loss_sum / (double)steps_this_epoch, ev.loss, ev.accuracy, lr,
                            examples / train_time};
@@ -395,6 +701,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
         printf("epoch %d: train loss %.4f | val loss %.4f | val accuracy %.4f | %.1f examples/s%s\n", epoch,
                r->train_loss, r->val_loss, r->val_accuracy, r->examples_per_s, improved ? " | best so far, saved" : "");
         if (improved) {
+            check_params_finite(&model, "saving best/");
             best_val_loss = r->val_loss;
             best_epoch = epoch;
             char *args_text = train_args_json(a, best_epoch);
@@ -406,7 +713,11 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
         if (history_write_json(history_path, history, epoch, err, sizeof err) != 0 ||
             plot_history_svg(history_svg, history, epoch, step_losses, step, steps_per_epoch, err, sizeof err) != 0)
             die("%s", err);
+        SAVE_RESUME(epoch + 1, 0, step, 0.0, 0.0, 0.0);
     }
+#undef SAVE_RESUME
+    cJSON_Delete(run_args);
+    if (best_epoch == 0) die("%s: no best checkpoint (no epoch was validated)", best_dir);
 
     // --- reports for the best checkpoint, reloaded from disk, on the validation rows
     Model best;
@@ -421,7 +732,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
            best_dir, ev.loss, ev.loss == best_val_loss ? " (identical)" : " (DIFFERS)");
     printf("validation report (%d rows):", ev.n);
     if (write_eval_reports(a->output_dir, &ev, best.config.id2label, stdout, err, sizeof err) != 0) die("%s", err);
-    printf("\nwrote %s/{split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/}\n",
+    printf("\nwrote %s/{split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/, resume/}\n",
            a->output_dir);
 
     evaluation_free(&ev);
@@ -435,12 +746,30 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     free(best_dir);
     free(history_path);
     free(history_svg);
+    free(resume_dir);
 }
 
 int main(int argc, char **argv) {
     TrainArgs a;
     parse_args(&a, argc, argv);
     char err[1024];
+    ResumeState rs_storage, *rs = NULL;
+    if (a.resume_dir) {  // the state first: it supplies the arguments
+        char *dir = path_join(a.resume_dir, "resume"), *state_path = path_join(a.resume_dir, "resume/trainer_state.json");
+        if (!dir || !state_path) die("out of memory");
+        struct stat st;
+        if (stat(dir, &st) != 0) die("%s: no resume state (%s); a run saves one at each epoch end and every --save-steps steps", dir, strerror(errno));
+        if (resume_state_read(&rs_storage, dir, err, sizeof err) != 0) die("%s", err);
+        rs = &rs_storage;
+        merge_resume_args(&a, rs->args, state_path);
+        const cJSON *ss = cJSON_GetObjectItemCaseSensitive(rs->args, "save_steps");
+        if (!a.save_steps_given && cJSON_IsNumber(ss) && ss->valuedouble >= 0 && ss->valuedouble <= 1e15)
+            a.save_steps = (long)ss->valuedouble;
+        if (rs->seed != a.seed) die("%s: seed %" PRIu64 " differs from args.seed", state_path, rs->seed);
+        free(dir);
+        free(state_path);
+    }
+    check_args(&a);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
@@ -455,7 +784,14 @@ int main(int argc, char **argv) {
     Dataset ds;
     load_dataset(&ds, &a, fixed_names, n_fixed);
     Split sp;
-    make_or_read_split(&sp, &ds, &a);
+    if (rs) {  // the run's own split.json (checked against the data's fingerprint)
+        char *split_path = path_join(a.output_dir, "split.json");
+        if (!split_path) die("out of memory");
+        if (split_read_json(&sp, split_path, &ds, err, sizeof err) != 0) die("%s", err);
+        free(split_path);
+    } else {
+        make_or_read_split(&sp, &ds, &a);
+    }
     int n_sel = sp.n_train + sp.n_valid;
     int *sel = malloc(sizeof(int) * (size_t)n_sel);
     if (!sel) die("out of memory");
@@ -475,8 +811,9 @@ int main(int argc, char **argv) {
         tokenized_set_free(&set);
         free(full_lens);
     } else {
-        train_and_report(&a, tok, tok_path, &ds, &sp, sel, n_sel);
+        train_and_report(&a, tok, tok_path, &ds, &sp, sel, n_sel, rs);
     }
+    if (rs) resume_state_free(rs);
     free(sel);
     split_free(&sp);
     dataset_free(&ds);

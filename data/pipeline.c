@@ -1,8 +1,11 @@
 // pipeline.c: tokenizing, evaluating and reporting for ./train and ./infer (pipeline.h).
+#define _GNU_SOURCE  // renameat2(RENAME_EXCHANGE): replace a checkpoint directory in one step
 #include "data/pipeline.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -311,11 +314,68 @@ static char *make_sibling_dir(const char *dir, const char *suffix) {
     return name;
 }
 
+char *dir_replace_begin(const char *dir, char *err, size_t errlen) {
+    char *tmp = make_sibling_dir(dir, ".tmp.");
+    if (!tmp) snprintf(err, errlen, "%s.tmp.XXXXXX: cannot create directory: %s", dir, strerror(errno));
+    return tmp;
+}
+
+// fsync the directory holding `path`, so that a rename in it survives a crash (best effort)
+static void sync_dir_of(const char *path) {
+    char *parent = strdup(path);
+    if (!parent) return;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    int fd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(parent);
+}
+
+int dir_replace_commit(const char *tmp, const char *dir, char *err, size_t errlen) {
+    char ignored[256];
+    struct stat st;
+    int exists = lstat(dir, &st) == 0;
+#ifdef RENAME_EXCHANGE
+    // one atomic step: `dir` is the old or the new directory at every moment, even across a crash
+    if (exists && renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        sync_dir_of(dir);
+        return remove_flat_dir(tmp, err, errlen);  // tmp now holds the previous directory
+    }
+    // EINVAL / ENOSYS: a filesystem or kernel without RENAME_EXCHANGE; the three steps below
+#endif
+    char *old = NULL;
+    if (exists) {
+        // a directory cannot be renamed over a non-empty one: move the old one away first
+        old = make_sibling_dir(dir, ".old.");
+        if (!old || rename(dir, old) != 0) {
+            snprintf(err, errlen, "%s: cannot move the previous checkpoint away: %s", dir, strerror(errno));
+            if (old) rmdir(old);
+            free(old);
+            remove_flat_dir(tmp, ignored, sizeof ignored);
+            return -1;
+        }
+    }
+    if (rename(tmp, dir) != 0) {
+        snprintf(err, errlen, "%s: cannot rename %s into place: %s", dir, tmp, strerror(errno));
+        if (old) rename(old, dir);  // put the previous checkpoint back
+        free(old);
+        remove_flat_dir(tmp, ignored, sizeof ignored);
+        return -1;
+    }
+    sync_dir_of(dir);
+    int rc = old ? remove_flat_dir(old, err, errlen) : 0;
+    free(old);
+    return rc;
+}
+
 int save_checkpoint_dir(const Model *m, const char *tokenizer_src, const char *extra_name, const char *extra_text,
                         const char *dir, char *err, size_t errlen) {
-    char *tmp = make_sibling_dir(dir, ".tmp.");
-    if (!tmp) { snprintf(err, errlen, "%s.tmp.XXXXXX: cannot create directory: %s", dir, strerror(errno)); return -1; }
-    char *old = NULL;
+    char *tmp = dir_replace_begin(dir, err, errlen);
+    if (!tmp) return -1;
     int rc = checkpoint_save(m, tmp, err, errlen);
     if (rc == 0 && tokenizer_src) rc = copy_tokenizer_files(tokenizer_src, tmp, err, errlen);
     if (rc == 0 && extra_name) {
@@ -324,31 +384,11 @@ int save_checkpoint_dir(const Model *m, const char *tokenizer_src, const char *e
         if (!p) snprintf(err, errlen, "%s: out of memory", tmp);
         free(p);
     }
-    if (rc != 0) goto fail;
-    // a directory cannot be renamed over a non-empty one: move the old one away first
-    struct stat st;
-    if (lstat(dir, &st) == 0) {
-        old = make_sibling_dir(dir, ".old.");
-        if (!old || rename(dir, old) != 0) {
-            snprintf(err, errlen, "%s: cannot move the previous checkpoint away: %s", dir, strerror(errno));
-            if (old) rmdir(old);
-            goto fail;
-        }
+    if (rc == 0) rc = dir_replace_commit(tmp, dir, err, errlen);
+    else {
+        char ignored[256];
+        remove_flat_dir(tmp, ignored, sizeof ignored);
     }
-    if (rename(tmp, dir) != 0) {
-        snprintf(err, errlen, "%s: cannot rename %s into place: %s", dir, tmp, strerror(errno));
-        if (old) rename(old, dir);  // put the previous checkpoint back
-        goto fail;
-    }
-    if (old && remove_flat_dir(old, err, errlen) != 0) rc = -1;
-    free(old);
     free(tmp);
     return rc;
-fail: {
-    char ignored[256];
-    remove_flat_dir(tmp, ignored, sizeof ignored);
-    free(tmp);
-    free(old);
-    return -1;
-}
 }

@@ -57,10 +57,19 @@ int check_tokenizer_fits_model(const Tokenizer *tok, const char *tok_path, const
 int copy_tokenizer_files(const char *src, const char *dir, char *err, size_t errlen);
 
 // Save model + tokenizer files (+ optional `extra_name` holding `extra_text`) as directory `dir`:
-// written into "<dir>.tmp.XXXXXX", then the old `dir` (if any) is renamed away, the new one renamed
-// into place and the old one deleted, so `dir` is always either the old or the new checkpoint.
+// written into "<dir>.tmp.XXXXXX", then swapped in with dir_replace_commit, so `dir` is always either
+// the old or the new checkpoint.
 int save_checkpoint_dir(const Model *m, const char *tokenizer_src, const char *extra_name, const char *extra_text,
                         const char *dir, char *err, size_t errlen);
+
+// Replacing a directory atomically, for any set of files: dir_replace_begin makes the empty sibling
+// "<dir>.tmp.XXXXXX" (malloc'd name; NULL and err on failure); the caller writes its files there;
+// dir_replace_commit puts it in place of `dir` and removes the previous one — with
+// renameat2(RENAME_EXCHANGE) where the kernel and filesystem have it (one atomic step), else by
+// renaming the old one to "<dir>.old.XXXXXX" first (a crash between the two renames leaves no `dir`
+// but that .old. directory). On failure the temporary is removed and `dir` is as it was.
+char *dir_replace_begin(const char *dir, char *err, size_t errlen);
+int dir_replace_commit(const char *tmp, const char *dir, char *err, size_t errlen);
 
 // Remove a directory holding only plain files (a checkpoint directory); missing is not an error.
 int remove_flat_dir(const char *dir, char *err, size_t errlen);

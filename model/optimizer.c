@@ -9,12 +9,24 @@
 // torch.nn.utils.clip_grad_norm_(parameters, max_norm), norm type 2:
 //   total = sqrt(Σ_all g²);  coef = min(1, max_norm / (total + 1e-6));  g *= coef
 // (The sum of squares is accumulated in double; torch sums per-tensor norms in float32, which
-// differs only in the last bits.)
+// differs only in the last bits.) The sum is deterministic for any thread count: NORM_CHUNKS fixed
+// chunks are each summed in order and the chunk sums added in order (an OpenMP reduction combines
+// the threads' partial sums in arrival order, which changes the last bit from run to run with 3 or
+// more threads, and so the clip coefficient and every later step; doc/reliability.md, Determinism).
+#define NORM_CHUNKS 64
 double model_clip_grad_norm(Model *m, double max_norm) {
-    double sumsq = 0.0;
+    double partial[NORM_CHUNKS];
     const real *g = m->grads_memory;
-    #pragma omp parallel for reduction(+:sumsq)
-    for (size_t i = 0; i < m->num_parameters; i++) sumsq += (double)g[i] * (double)g[i];
+    size_t n = m->num_parameters, per = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < NORM_CHUNKS; c++) {
+        size_t lo = (size_t)c * per, hi = lo + per < n ? lo + per : n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
+        partial[c] = s;
+    }
+    double sumsq = 0.0;
+    for (int c = 0; c < NORM_CHUNKS; c++) sumsq += partial[c];
     double total = sqrt(sumsq);
     if (max_norm > 0) {
         double coef = max_norm / (total + 1e-6);
