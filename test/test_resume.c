@@ -11,7 +11,9 @@
 //   step and the tensor, leaves best/ and resume/ at their last good state, and --resume from there
 //   (without the flag) ends identical to A;
 // - weights large enough that the logits overflow (a natural NaN loss) stop at step 1, nothing saved;
-// - resume refuses other arguments, a damaged state and a missing one, with one line each.
+// - resume refuses other arguments, a damaged state and a missing one, with one line each;
+//   optimizer.safetensors with a negative / NaN moment, a wrong shape, a missing or extra tensor
+//   is refused by its reader.
 //
 // The programs come from $ENC_BIN_DIR (default "."; `make test-asan` sets it). Run from the repo root.
 #define _DEFAULT_SOURCE  // nanosleep, kill
@@ -35,6 +37,8 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/safetensors.h"
+#include "model/train_state.h"
 #include "test/run_suite.h"
 
 #define DATA "../shared/data/uci-sentences/yelp_labelled.txt"
@@ -412,6 +416,90 @@ START_TEST(test_resume_refuses) {
 }
 END_TEST
 
+// optimizer.safetensors in and out (model/train_state.c): exact round trip, then each bad file
+// refused with one line naming the tensor (catalogue row 88; the checksum in trainer_state.json
+// would catch an edited file first, so these go straight to the reader).
+static void micro_model(Model *m) {
+    char err[512];
+    ModelConfig cfg;
+    ck_assert_msg(config_load(&cfg, CONFIG, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(model_init(m, &cfg, err, sizeof err) == 0, "%s", err);
+}
+
+static void expect_load_error(Model *m, const char *path, int step, const char *want) {
+    char err[512];
+    ck_assert_int_eq(optimizer_state_load(m, path, step, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, want) && !strchr(err, '\n'), "error '%s' lacks '%s'", err, want);
+}
+
+START_TEST(test_optimizer_state_file) {
+    char err[512];
+    Model m, r;
+    micro_model(&m);
+    micro_model(&r);
+    size_t P = m.num_parameters;
+    m.m_memory = malloc(P * sizeof(real));
+    m.v_memory = malloc(P * sizeof(real));
+    ck_assert(m.m_memory && m.v_memory);
+    for (size_t i = 0; i < P; i++) m.m_memory[i] = (real)sin((double)i) * 1e-3f, m.v_memory[i] = (real)(i % 97) * 1e-7f;
+    m.adamw_step = 12;
+    char *path = path_in("opt.safetensors");
+    ck_assert_msg(optimizer_state_save(&m, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(optimizer_state_load(&r, path, 12, err, sizeof err) == 0, "%s", err);
+    ck_assert(memcmp(m.m_memory, r.m_memory, P * sizeof(real)) == 0 && memcmp(m.v_memory, r.v_memory, P * sizeof(real)) == 0);
+    ck_assert_int_eq(r.adamw_step, 12);
+    expect_load_error(&r, path, 13, "adamw_step is 12");
+
+    // hand-made files: every tensor but one as written, that one altered
+    int n = m.n_entries;
+    st_write_tensor *t = calloc(2 * (size_t)n + 1, sizeof *t);
+    char (*names)[PARAM_NAME_LEN + 2] = calloc(2 * (size_t)n + 1, sizeof *names);
+    float *bad = malloc(P * sizeof(float));
+    ck_assert(t && names && bad);
+    for (int i = 0; i < 2 * n; i++) {
+        const ParamEntry *e = &m.table[i / 2];
+        snprintf(names[i], sizeof names[0], "%c.%s", i % 2 ? 'v' : 'm', e->name);
+        t[i] = (st_write_tensor){.name = names[i], .ndim = e->ndim, .shape = {e->shape[0], e->shape[1]},
+                                 .data = (i % 2 ? m.v_memory : m.m_memory) + e->offset};
+    }
+    st_meta meta[] = {{"adamw_step", "12"}};
+    const int victim = 2 * (n / 2) + 1;  // v. of a middle tensor
+    const float *orig = t[victim].data;
+    size_t numel = m.table[victim / 2].numel;
+    memcpy(bad, orig, numel * sizeof(float));
+    // a negative second moment
+    bad[3] = -1e-9f;
+    t[victim].data = bad;
+    ck_assert_msg(safetensors_write_meta(path, t, 2 * n, meta, 1, err, sizeof err) == 0, "%s", err);
+    expect_load_error(&r, path, 12, "negative second moment");
+    // NaN
+    bad[3] = NAN;
+    ck_assert_msg(safetensors_write_meta(path, t, 2 * n, meta, 1, err, sizeof err) == 0, "%s", err);
+    expect_load_error(&r, path, 12, "non-finite");
+    // the wrong shape
+    t[victim].data = orig;
+    t[victim].shape[0] = 1;
+    t[victim].shape[1] = (int64_t)numel;
+    t[victim].ndim = 2;
+    ck_assert_msg(safetensors_write_meta(path, t, 2 * n, meta, 1, err, sizeof err) == 0, "%s", err);
+    expect_load_error(&r, path, 12, "does not have the shape");
+    t[victim].ndim = m.table[victim / 2].ndim;
+    t[victim].shape[0] = m.table[victim / 2].shape[0];
+    t[victim].shape[1] = m.table[victim / 2].shape[1];
+    // a tensor missing, and one too many
+    ck_assert_msg(safetensors_write_meta(path, t, 2 * n - 1, meta, 1, err, sizeof err) == 0, "%s", err);
+    expect_load_error(&r, path, 12, "expected");
+    t[2 * n] = (st_write_tensor){.name = "extra", .ndim = 1, .shape = {1}, .data = bad};
+    ck_assert_msg(safetensors_write_meta(path, t, 2 * n + 1, meta, 1, err, sizeof err) == 0, "%s", err);
+    expect_load_error(&r, path, 12, "expected");
+    free(t);
+    free(names);
+    free(bad);
+    model_free(&m);
+    model_free(&r);
+}
+END_TEST
+
 int main(void) {
     if (getenv("ENC_BIN_DIR") && *getenv("ENC_BIN_DIR")) bin_dir = getenv("ENC_BIN_DIR");
     char p[512];
@@ -429,6 +517,7 @@ int main(void) {
     tcase_add_test(tc, test_nan_gradient_stops_and_resume_recovers);
     tcase_add_test(tc, test_overflowing_weights_stop_at_step_1);
     tcase_add_test(tc, test_resume_refuses);
+    tcase_add_test(tc, test_optimizer_state_file);
     suite_add_tcase(s, tc);
     return run_suite(s) ? 1 : 0;
 }
