@@ -395,6 +395,12 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
     o.n_fixed = n_fixed;
     if (dataset_load(ds, &o, err, sizeof err) != 0) die("%s", err);
     if (ds->n_labels < 2) die("%s: needs at least 2 labels, found %d", a->data_path, ds->n_labels);
+    // integer labels name their classes by number, so "all rows are 1" gives 2 classes with one empty:
+    // a classifier still needs examples of at least 2 classes
+    int first = ds->labels[0], two_classes = 0;
+    for (int i = 1; i < ds->n && !two_classes; i++) two_classes = ds->labels[i] != first;
+    if (!two_classes) die("%s: every row has label '%s': a classifier needs examples of at least 2 classes",
+                          a->data_path, ds->label_names[first]);
 }
 
 static void make_or_read_split(Split *sp, const Dataset *ds, const TrainArgs *a) {

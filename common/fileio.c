@@ -63,7 +63,7 @@ static void sync_parent_dir(const char *path) {
     const char *slash = strrchr(path, '/');
     char dir[4096];
     if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path ? slash - path : 1), path);
+    else snprintf(dir, sizeof dir, "%.*s", (int)((slash - path) ? (slash - path) : 1), path);
     int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
         fsync(fd);

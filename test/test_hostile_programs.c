@@ -138,6 +138,15 @@ START_TEST(test_max_length_zero_and_too_long) {
 }
 END_TEST
 
+START_TEST(test_one_class_dataset) {
+    // integer labels, all 1: the label space is {0, 1} but class 0 has no example
+    put("one.tsv", "a fine film\t1\na dull film\t1\nan odd film\t1\n");
+    int st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/one.tsv --max-length 16 "
+                 "--output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "one-class dataset", "one.tsv", "at least 2 classes");
+}
+END_TEST
+
 START_TEST(test_unwritable_output_dir) {
     put("afile", "x");
     int st = run(NULL, TRAIN " --config " CONFIG " --max-length 16 --output-dir %s/afile/out", tmp_root, tmp_root);
@@ -253,6 +262,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_max_length_zero_and_too_long);
     tcase_add_test(tc, test_unwritable_output_dir);
+    tcase_add_test(tc, test_one_class_dataset);
     tcase_add_test(tc, test_bad_configs);
     tcase_add_test(tc, test_bad_weights);
     tcase_add_test(tc, test_disk_full_during_checkpoint);
