@@ -79,7 +79,7 @@ $(BUILD)/gradcheck_%: test/gradcheck_%.c $(LIB_F64) $(wildcard test/*.h)
 
 # each suite runs from the repo root; a failing suite fails `make test` but the others still run
 test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
-	@fail=0; for t in $(TESTS) $(GRADCHECKS); do echo "== $$t"; ./$$t || fail=1; done; \
+	@fail=0; for t in $(TESTS) $(GRADCHECKS); do echo "== $$t"; OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} ./$$t || fail=1; done; \
 	if [ $$fail -ne 0 ]; then echo "SOME TEST SUITES FAILED"; exit 1; fi; echo "all test suites passed"
 
 # CUDA kernel labs (dev/cuda/*.cu, built by dev/cuda/Makefile into build/cuda/): only with nvcc;
