@@ -95,7 +95,7 @@ cuda:
 # take them from $$ENC_BIN_DIR) and runs every suite with leak checking. Any finding fails the run.
 ASAN_BUILD := build/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-ASAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+ASAN_ENV   := OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
               LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=10 ENC_BIN_DIR=$(ASAN_BUILD)/bin
 # gradcheck_model (double-precision finite differences over whole models) takes tens of minutes under
