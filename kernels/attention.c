@@ -208,7 +208,14 @@ static void softmax_row(real *a, const int *m, int T, real scale) {
 
 // P' = dropout(P) for head row block starting at element index `row0` of att (same indices as forward)
 static void dropout_probs(real *dst, const real *a, size_t row0, int T, real p, uint64_t seed, real keep_scale) {
-    for (size_t i = 0; i < (size_t)T * T; i++) dst[i] = dropout_keep(seed, row0 + i, p) ? a[i] * keep_scale : 0;
+    size_t n = (size_t)T * T, i = 0;
+#ifdef DROPOUT_KEEP8
+    const __m512i thr = dropout_threshold((double)p);
+    const __m256 ks = _mm256_set1_ps(keep_scale);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_maskz_mul_ps(dropout_keep8(seed, row0 + i, thr), _mm256_loadu_ps(a + i), ks));
+#endif
+    for (; i < n; i++) dst[i] = dropout_keep(seed, row0 + i, p) ? a[i] * keep_scale : 0;
 }
 
 void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
@@ -261,9 +268,10 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
             for (int t = 0; t < T; t++) {
                 real *d = ds + (size_t)t * T;
                 const real *at = a + (size_t)t * T;
-                if (dropout_p > 0)
-                    for (int j = 0; j < T; j++)
-                        d[j] = dropout_keep(dropout_seed, row0 + (size_t)t * T + j, dropout_p) ? d[j] * keep_scale : 0;
+                if (dropout_p > 0) {  // keep = (P' != 0) wherever P > 0; where P = 0, dS = 0 whatever d is
+                    const real *pt = pd + (size_t)t * T;
+                    for (int j = 0; j < T; j++) d[j] = pt[j] != 0 ? d[j] * keep_scale : 0;
+                }
                 real dot = 0;
                 for (int j = 0; j < T; j++) dot += at[j] * d[j];
                 for (int j = 0; j < T; j++) d[j] = at[j] * (d[j] - dot) * scale;

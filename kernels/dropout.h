@@ -5,6 +5,7 @@
 #ifndef DROPOUT_H
 #define DROPOUT_H
 
+#include <math.h>
 #include <stdint.h>
 
 // Compiled by nvcc (kernels/cuda/) the same functions are __host__ __device__, so the GPU draws
@@ -28,6 +29,23 @@ DROPOUT_HD static inline int dropout_keep(uint64_t seed, uint64_t i, double p) {
     double u = (double)(dropout_hash(seed, i) >> 40) * (1.0 / 16777216.0);
     return u >= p;
 }
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(REAL_DOUBLE)
+#include <immintrin.h>
+#define DROPOUT_KEEP8 1
+// dropout_keep for the 8 indices i .. i+7 at once (bit k of the result = dropout_keep(seed, i + k, p)),
+// with thr = dropout_threshold(p): u = (h >> 40) / 2^24 >= p  <=>  (h >> 40) >= ceil(p 2^24), exactly.
+static inline __m512i dropout_threshold(double p) { return _mm512_set1_epi64((long long)ceil(p * 16777216.0)); }
+static inline __mmask8 dropout_keep8(uint64_t seed, uint64_t i, __m512i thr) {
+    __m512i idx = _mm512_add_epi64(_mm512_set1_epi64((long long)(i + 1)), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+    __m512i z = _mm512_add_epi64(_mm512_set1_epi64((long long)seed),
+                                 _mm512_mullo_epi64(idx, _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ull)));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ull));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), _mm512_set1_epi64((long long)0x94D049BB133111EBull));
+    z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+    return _mm512_cmpge_epu64_mask(_mm512_srli_epi64(z, 40), thr);
+}
+#endif
 
 // a seed for one dropout site: (base seed, optimizer step, site number) -> seed
 DROPOUT_HD static inline uint64_t dropout_site_seed(uint64_t base, uint64_t step, uint64_t site) {

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "kernels/dropout.h"
 #include "kernels/kernels.h"
 #include "test/run_suite.h"
 
@@ -231,6 +232,30 @@ START_TEST(test_gelu_vs_exact) {
 }
 END_TEST
 
+// ---------------------------------------------------------------- dropout (vectorised masks = dropout_keep)
+
+START_TEST(test_dropout_masks) {
+    int N = 100003;
+    float p = 0.1f, scale = (float)(1.0 / (1.0 - (double)p));
+    float *x = rand_array(N), *y = malloc(sizeof(float) * N), *dx = rand_array(N), *dx0 = copy_array(dx, N);
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        dropout_forward(y, x, p, 777, N);
+        for (int i = 0; i < N; i++) {
+            float want = dropout_keep(777, (uint64_t)i, p) ? x[i] * scale : 0;
+            ck_assert_msg(y[i] == want, "dropout_forward element %d: %g vs %g", i, y[i], want);
+        }
+        memcpy(dx, dx0, sizeof(float) * N);
+        dropout_backward(dx, x, p, 777, N);
+        for (int i = 0; i < N; i++) {
+            float want = dx0[i] + (dropout_keep(777, (uint64_t)i, p) ? x[i] * scale : 0);
+            ck_assert_msg(dx[i] == want, "dropout_backward element %d: %g vs %g", i, dx[i], want);
+        }
+    }
+    free(x); free(y); free(dx); free(dx0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kernels_fast");
     TCase *tc = tcase_create("core");
@@ -241,6 +266,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_linear_deterministic);
     tcase_add_test(tc, test_attention_vs_reference);
     tcase_add_test(tc, test_gelu_vs_exact);
+    tcase_add_test(tc, test_dropout_masks);
     suite_add_tcase(s, tc);
     return s;
 }
