@@ -10,6 +10,7 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "test/run_suite.h"
+#include "test/test_files.h"
 
 #define FIXTURE "test/fixtures/distilbert-tiny"
 
@@ -18,12 +19,6 @@ static char tmp_root[256];
 static void make_tmp_root(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/test_checkpoint_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp_root));
-}
-
-static void remove_tree(const char *dir) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 static void write_text(const char *dir, const char *name, const char *text) {

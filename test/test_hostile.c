@@ -25,6 +25,7 @@
 #include "model/safetensors.h"
 #include "test/run_suite.h"
 #include "tokenizer/tokenizer.h"
+#include "test/test_files.h"
 
 #define FIXTURE "test/fixtures/distilbert-tiny"
 
@@ -35,21 +36,6 @@ static void make_tmp_root(void) {
     ck_assert_ptr_nonnull(mkdtemp(tmp_root));
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) { remove(dir); return; }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else if (p) remove(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 // tmp_root/<name>, written with n bytes of data (n = -1: strlen); returns the path (static buffer per call site)
 static const char *put(char *buf, size_t cap, const char *name, const char *data, long n) {
@@ -297,26 +283,6 @@ START_TEST(test_weights_nonfinite_and_truncated) {
 }
 END_TEST
 
-// ---------------------------------------------------------------------------------------------------
-// disk full while writing (RLIMIT_FSIZE in a child, SIGXFSZ ignored -> EFBIG)
-
-// Temporary files ("*.tmp.*") anywhere under dir
-static int count_temporaries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (strstr(e->d_name, ".tmp")) n++;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += count_temporaries(p);
-        free(p);
-    }
-    closedir(d);
-    return n;
-}
 
 typedef enum { W_FILE_ATOMIC, W_SAFETENSORS, W_CHECKPOINT } WriteKind;
 

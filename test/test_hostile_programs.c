@@ -24,6 +24,7 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "test/run_suite.h"
+#include "test/test_files.h"
 
 #define CONFIG "test/fixtures/distilbert-micro.json"
 #define TOKENIZER "../shared/data/vocab/bert-base-uncased"
@@ -31,21 +32,6 @@
 static char tmp_root[256];
 static const char *bin_dir = ".";
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) { remove(dir); return; }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else if (p) remove(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static void setup(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/test_hostile_programs.XXXXXX");
@@ -97,23 +83,6 @@ static int exists(const char *fmt, const char *a) {
     return stat(p, &st) == 0;
 }
 
-// Temporary files ("*.tmp*") anywhere under dir
-static int count_temporaries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (strstr(e->d_name, ".tmp")) n++;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += count_temporaries(p);
-        free(p);
-    }
-    closedir(d);
-    return n;
-}
 
 // exit status 1, exactly one stderr line holding both needles, and no output directory `out`
 static void expect_error(int status, const char *what, const char *needle1, const char *needle2) {

@@ -40,6 +40,7 @@
 #include "model/safetensors.h"
 #include "model/train_state.h"
 #include "test/run_suite.h"
+#include "test/test_files.h"
 
 #define DATA "../shared/data/uci-sentences/yelp_labelled.txt"
 #define TOKENIZER "../shared/data/vocab/bert-base-uncased"
@@ -54,24 +55,6 @@ static char tmp_root[256];
 static const char *bin_dir = ".";
 static int ref_status = -1;
 
-// ---------------------------------------------------------------------------------------------------
-// helpers
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) { remove(dir); return; }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else if (p) remove(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 // Start <bin_dir>/train with argv (NULL-terminated, without the program name), its stdout and
 // stderr in tmp_root/<name>.out / .err; returns the pid.

@@ -18,6 +18,7 @@
 #include "common/fileio.h"
 #include "model/safetensors.h"
 #include "test/run_suite.h"
+#include "test/test_files.h"
 
 static char tmpdir[256];   // created in main, inherited by the forked tests
 
@@ -826,23 +827,6 @@ START_TEST(test_sharded_hostile) {
 }
 END_TEST
 
-// ----------------------------------------------------------------------------
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = path_join(dir, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else if (p) remove(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_safetensors.XXXXXX");
