@@ -322,6 +322,33 @@ START_TEST(test_eval_with_split_reproduces_metrics) {
 }
 END_TEST
 
+// ./compare reads the run's best/config.json, metrics.json and history.json into one table row
+START_TEST(test_compare_report) {
+    require_training();
+    ck_assert_int_eq(run("./compare --output '%s/cmp' '%s' '%s'", tmp_root, out_dir, out_dir), 0);
+    cJSON *rows = parse_json("%s/cmp.json", tmp_root);
+    cJSON *m = parse_json("%s/metrics.json", out_dir);
+    ck_assert_int_eq(cJSON_GetArraySize(rows), 2);
+    const cJSON *r = cJSON_GetArrayItem(rows, 0);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "model_type")->valuestring, "distilbert");
+    ck_assert_double_eq(num(r, "accuracy"), num(m, "accuracy"));
+    ck_assert_double_eq(num(r, "f1"), num(m, "f1"));
+    ck_assert_double_eq(num(r, "log_loss"), num(m, "log_loss"));
+    ck_assert_double_eq(num(r, "layers"), 2);
+    ck_assert(num(r, "parameters") > 0 && num(r, "examples_per_s") > 0);
+    char *md = slurp("%s/cmp.md", tmp_root);
+    ck_assert_ptr_nonnull(strstr(md, "| output | model | parameters |"));
+    free(md);
+    cJSON_Delete(rows);
+    cJSON_Delete(m);
+    // a folder that is not a training output is an error naming the file
+    ck_assert_int_eq(run("./compare '%s/no_such_run'", tmp_root), 1);
+    char *err = slurp("%s/stderr.txt", tmp_root);
+    ck_assert_ptr_nonnull(strstr(err, "no_such_run/best/config.json"));
+    free(err);
+}
+END_TEST
+
 // texts from arguments, --file and stdin give the same lines
 START_TEST(test_infer_text_sources_agree) {
     require_training();
@@ -510,6 +537,7 @@ static Suite *pipeline_suite(void) {
     tcase_add_test(tc, test_best_checkpoint_reloads_with_identical_logits);
     tcase_add_test(tc, test_eval_with_split_reproduces_metrics);
     tcase_add_test(tc, test_infer_text_sources_agree);
+    tcase_add_test(tc, test_compare_report);
     tcase_add_test(tc, test_train_reuses_split_and_stops_at_max_steps);
     tcase_add_test(tc, test_inspect_reports_without_training);
     tcase_add_loop_test(tc, test_bad_inputs, 0, (int)(sizeof bad_inputs / sizeof bad_inputs[0]));
