@@ -150,6 +150,14 @@ START_TEST(test_tokenizer_hostile_json) {
     put(p, sizeof p, "big/vocab.json", "{\"a\":-1e999}", -1);
     snprintf(p, sizeof p, "%s/big", tmp_root);
     expect_tokenizer_error(p, "must be an integer");
+    // fuzz_tokenizer_json, 30-minute run: one token with id 2e9 made vocab_add allocate 2^31 slots (4+ GB);
+    // ids may now exceed the entry count by at most 65535 (and never VOCAB_MAX_ID)
+    expect_tokenizer_error(put(p, sizeof p, "sparse.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+                               "\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":{\"[UNK]\":0,"
+                               "\"a\":2000000000}}}", -1), "entries + 65535");
+    put(p, sizeof p, "big/vocab.json", "{\"a\":0,\"b\":70000}", -1);
+    snprintf(p, sizeof p, "%s/big", tmp_root);
+    expect_tokenizer_error(p, "entries + 65535");
     expect_tokenizer_error(put(p, sizeof p, "mc.json", "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":"
                                "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"max_input_chars_per_word\":4.4e122,"
                                "\"vocab\":{\"[UNK]\":0}}}", -1), "max_input_chars_per_word");

@@ -133,10 +133,14 @@ static void set_pad(Tokenizer *t, const char *pad) {
 
 static int load_vocab_object(Tokenizer *t, const cJSON *vocab, const char *what, char *err, size_t errlen) {
     if (!cJSON_IsObject(vocab)) { snprintf(err, errlen, "%s: 'vocab' must be an object", what); return -1; }
+    // ids are (nearly) dense: at most 65536 beyond the number of entries, so memory follows the file size
+    long max_id = (long)cJSON_GetArraySize(vocab) + 65535;
+    if (max_id > VOCAB_MAX_ID) max_id = VOCAB_MAX_ID;
     for (const cJSON *e = vocab->child; e; e = e->next) {
         long id;
-        if (json_int(e, 0, INT32_MAX - 1, &id) != 0) {
-            snprintf(err, errlen, "%s: id for '%.64s' must be an integer in [0, 2^31)", what, e->string);
+        if (json_int(e, 0, max_id, &id) != 0) {
+            snprintf(err, errlen, "%s: id for '%.64s' must be an integer in [0, %ld] (entries + 65535)", what,
+                     e->string, max_id);
             return -1;
         }
         size_t len = strlen(e->string);

@@ -48,6 +48,8 @@ const char *vocab_token(const Vocab *v, int id, size_t *len) {
 
 int vocab_add(Vocab *v, const char *s, size_t n, int id, const char *what, char *err, size_t errlen) {
     if (id < 0) { snprintf(err, errlen, "%s: negative id %d", what, id); return -1; }
+    // ids index dense arrays: cap them so a tiny hostile file cannot ask for gigabytes (found by fuzzing)
+    if (id > VOCAB_MAX_ID) { snprintf(err, errlen, "%s: id %d is above the cap %d", what, id, VOCAB_MAX_ID); return -1; }
     uint32_t h = vocab_hash(s, n);
     int old = vocab_find_hashed(v, s, n, h);
     if (old >= 0) {

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// the largest id a vocabulary may use (real vocabularies stay below 300,000)
+#define VOCAB_MAX_ID ((1 << 22) - 1)
+
 typedef struct {
     char *pool;           // all token bytes, back to back
     size_t pool_len, pool_cap;
