@@ -154,6 +154,19 @@ static int set_integer_names(Dataset *ds, int n_labels, const char *path, char *
     return 0;
 }
 
+// ds->label_names = a copy of the fixed mapping's names (opt->n_fixed of them)
+static int copy_fixed_names(Dataset *ds, const DatasetOptions *opt, const char *path, char *err, size_t errlen) {
+    ds->label_names = calloc((size_t)opt->n_fixed, sizeof(char *));
+    if (!ds->label_names) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    ds->n_labels = opt->n_fixed;
+    for (int k = 0; k < opt->n_fixed; k++)
+        if (!(ds->label_names[k] = strdup(opt->fixed_label_names[k]))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return -1;
+        }
+    return 0;
+}
+
 static int map_labels(Dataset *ds, const RecordList *r, const DatasetOptions *opt, char *err, size_t errlen) {
     const char *path = opt->path;
     char where[512];
@@ -161,29 +174,13 @@ static int map_labels(Dataset *ds, const RecordList *r, const DatasetOptions *op
     if (!ds->labels) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
     if (opt->unlabeled) {
         for (int i = 0; i < r->n; i++) ds->labels[i] = -1;
-        if (opt->fixed_label_names) {
-            ds->label_names = calloc((size_t)opt->n_fixed, sizeof(char *));
-            if (!ds->label_names) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
-            ds->n_labels = opt->n_fixed;
-            for (int k = 0; k < opt->n_fixed; k++)
-                if (!(ds->label_names[k] = strdup(opt->fixed_label_names[k]))) {
-                    snprintf(err, errlen, "%s: out of memory", path);
-                    return -1;
-                }
-        }
+        if (opt->fixed_label_names && copy_fixed_names(ds, opt, path, err, errlen) != 0) return -1;
         return 0;
     }
 
     if (opt->fixed_label_names) {
         if (opt->n_fixed < 1) { snprintf(err, errlen, "%s: empty fixed label mapping", path); return -1; }
-        ds->label_names = calloc((size_t)opt->n_fixed, sizeof(char *));
-        if (!ds->label_names) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
-        ds->n_labels = opt->n_fixed;
-        for (int k = 0; k < opt->n_fixed; k++)
-            if (!(ds->label_names[k] = strdup(opt->fixed_label_names[k]))) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                return -1;
-            }
+        if (copy_fixed_names(ds, opt, path, err, errlen) != 0) return -1;
         for (int i = 0; i < r->n; i++) {
             const char *lab = r->labels[i];
             int id = -1;
