@@ -157,8 +157,9 @@ static int check_header(cJSON *root, Split *s, const char *path, const Dataset *
         return -1;
     }
     if (!(item = get_unique(root, "data_fnv1a64", path, 1, err, errlen))) return -1;
-    if (!cJSON_IsString(item) || strlen(item->valuestring) != 16) {
-        snprintf(err, errlen, "%s: data_fnv1a64 must be a string of 16 hex digits", path);
+    if (!cJSON_IsString(item) || strlen(item->valuestring) != 16 ||
+        strspn(item->valuestring, "0123456789abcdef") != 16) {
+        snprintf(err, errlen, "%s: data_fnv1a64 must be a string of 16 lowercase hex digits", path);
         return -1;
     }
     char hash[17];

@@ -516,6 +516,10 @@ START_TEST(test_split_json) {
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ds.fingerprint.fnv1a64);
     expect_split_error(&ds, "0123456789abcdef", "[0]", "[1]", "made for different data");
+    // a newline inside the hash (found by fuzz_split) must not reach the one-line error message
+    expect_split_error(&ds, "0123450\\ne1abcdef", "[0]", "[1]", "16 lowercase hex digits");
+    ck_assert_ptr_null(strchr(err, '\n'));
+    expect_split_error(&ds, "0123456789ABCDEF", "[0]", "[1]", "16 lowercase hex digits");
     expect_split_error(&ds, hash, "[0, 5]", "[1]", "validation[1] = 5 is out of range");
     expect_split_error(&ds, hash, "[0]", "[1, -1]", "train[1] must be an integer");
     expect_split_error(&ds, hash, "[0]", "[1.5]", "train[0] must be an integer");
