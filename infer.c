@@ -231,7 +231,6 @@ int main(int argc, char **argv) {
     int batch_size = a.batch_size ? a.batch_size : saved_batch_size ? saved_batch_size : 16;
     if (check_tokenizer_fits_model(tok, a.model_dir, &model.config, a.model_dir, max_length, err, sizeof err) != 0)
         die("%s", err);
-    if (model_alloc_activations(&model, batch_size, max_length, err, sizeof err) != 0) die("%s", err);
     char *const *label_names = model.config.id2label;
     int pad_id = tokenizer_pad_id(tok);
 

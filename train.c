@@ -577,8 +577,8 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     if (tokenize_texts(&set, tok, ds->texts, ds->labels, ds->n, sel, n_sel, a->max_length, NULL, ds->path, ds->lines, err,
                        sizeof err) != 0)
         die("%s", err);
-    int max_B = a->batch_size > a->eval_batch_size ? a->batch_size : a->eval_batch_size;
-    if (model_alloc_activations(&model, max_B, a->max_length, err, sizeof err) != 0) die("%s", err);
+    // activations for training batches; evaluation has its own buffers (evaluate_model)
+    if (model_alloc_activations(&model, a->batch_size, a->max_length, err, sizeof err) != 0) die("%s", err);
     int pad_id = tokenizer_pad_id(tok);
 
     long steps_per_epoch = (sp->n_train + a->batch_size - 1) / a->batch_size;
@@ -728,9 +728,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     // --- reports for the best checkpoint, reloaded from disk, on the validation rows
     Model best;
     char notice[512];
-    if (checkpoint_load(&best, best_dir, 0, NULL, a->seed, notice, sizeof notice, err, sizeof err) != 0 ||
-        model_alloc_activations(&best, a->eval_batch_size, a->max_length, err, sizeof err) != 0)
-        die("%s", err);
+    if (checkpoint_load(&best, best_dir, 0, NULL, a->seed, notice, sizeof notice, err, sizeof err) != 0) die("%s", err);
     Evaluation ev;
     if (evaluate_model(&best, &set, sp->valid, sp->n_valid, a->eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
         die("%s", err);

@@ -17,6 +17,7 @@
 #include "data/metrics.h"
 #include "data/plot.h"
 #include "model/checkpoint.h"
+#include "model/inference.h"
 
 void tokenized_set_free(TokenizedSet *set) {
     if (set->ids)
@@ -117,7 +118,12 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
     for (int i = 0; i < n; i++)
         if (rows[i] >= 0 && rows[i] < set->n && set->lens[rows[i]] > max_T) max_T = set->lens[rows[i]];
     Batch b;
+    Inference inf;  // the eval forward: packs the weights as they are now, buffers for this evaluation only
     if (batch_alloc(&b, batch_size, max_T, err, errlen) != 0) return -1;
+    if (inference_init(&inf, m, batch_size, max_T, err, errlen) != 0) {
+        batch_free(&b);
+        return -1;
+    }
     size_t nn = (size_t)(n > 0 ? n : 1);
     ev->n = n;
     ev->C = C;
@@ -135,10 +141,11 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
     for (int start = 0; start < n; start += batch_size) {
         int B = n - start < batch_size ? n - start : batch_size;
         if (batch_make(&b, set, rows + start, B, pad_id, err, errlen) != 0) goto fail;
-        if (model_forward(m, b.ids, b.mask, set->labels ? b.labels : NULL, b.B, b.T, 0, err, errlen) != 0) goto fail;
+        if (inference_forward(&inf, m, b.ids, b.mask, set->labels ? b.labels : NULL, b.B, b.T, err, errlen) != 0)
+            goto fail;
         for (int i = 0; i < B; i++) {
             int k = start + i;
-            const real *logits = m->acts.logits + (size_t)i * C, *probs = m->acts.probs + (size_t)i * C;
+            const real *logits = inf.logits + (size_t)i * C, *probs = inf.probs + (size_t)i * C;
             int best = 0;
             for (int c = 0; c < C; c++) {
                 ev->logits[(size_t)k * C + c] = (float)logits[c];
@@ -149,7 +156,7 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
             ev->preds[k] = best;
             if (set->labels) {
                 ev->labels[k] = b.labels[i];
-                loss_sum += m->acts.losses[i];
+                loss_sum += inf.losses[i];
                 correct += best == b.labels[i];
             }
         }
@@ -157,9 +164,11 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
     ev->loss = set->labels && n > 0 ? loss_sum / n : NAN;
     ev->accuracy = set->labels && n > 0 ? (double)correct / n : NAN;
     batch_free(&b);
+    inference_free(&inf);
     return 0;
 fail:
     batch_free(&b);
+    inference_free(&inf);
     evaluation_free(ev);
     return -1;
 }

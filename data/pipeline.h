@@ -34,8 +34,9 @@ typedef struct {
     double accuracy; // NAN without labels
 } Evaluation;
 
-// Forward (dropout off) over rows[0..n) in batches of batch_size, each padded to its longest row.
-// The model's activations must be allocated for batch_size x (the longest row).
+// Forward (dropout off) over rows[0..n) in batches of batch_size, each padded to its longest row,
+// with the inference forward (model/inference.h: its own buffers and a pack of the weights as they
+// are at this call); the model needs no activations allocated.
 int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, int batch_size, int pad_id,
                    Evaluation *ev, char *err, size_t errlen);
 void evaluation_free(Evaluation *ev);

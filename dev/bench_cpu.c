@@ -22,6 +22,7 @@
 #endif
 
 #include "model/config.h"
+#include "model/inference.h"
 #include "model/model.h"
 
 static double now_ms(void) {
@@ -98,11 +99,15 @@ int main(int argc, char **argv) {
     unlink(path);
     if (rc != 0) { fprintf(stderr, "%s\n", err); return 1; }
     Model m;
-    if (model_init(&m, &cfg, err, sizeof err) != 0 || model_alloc_activations(&m, B, T, err, sizeof err) != 0) {
+    // training: activations for the backward; inference: model/inference.h (one layer's buffers,
+    // weights packed once, as a server or `infer` holds them across batches)
+    Inference inf;
+    if (model_init(&m, &cfg, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    model_init_weights(&m, 42, 0);
+    if ((train ? model_alloc_activations(&m, B, T, err, sizeof err) : inference_init(&inf, &m, B, T, err, sizeof err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    model_init_weights(&m, 42, 0);
     m.dropout_seed = 1234;
 
     // random tokens (ids in [1000, 30000)), every position real, labels 0/1
@@ -124,7 +129,7 @@ int main(int argc, char **argv) {
             model_backward(&m);
             if (model_adamw_update(&m, 5e-5, 0.9, 0.999, 1e-8, 0.01, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
         } else {
-            if (model_forward(&m, ids, mask, NULL, B, T, 0, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+            if (inference_forward(&inf, &m, ids, mask, NULL, B, T, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
         }
         double dt = now_ms() - t0, dc = cpu_ms() - c0;
         if (r >= 0) times[r] = dt, cpu[r] = dc;

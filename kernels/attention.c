@@ -206,9 +206,9 @@ static void softmax_row(real *a, const int *m, int T, real scale) {
 #endif
 }
 
-// P' = dropout(P) for head row block starting at element index `row0` of att (same indices as forward)
-static void dropout_probs(real *dst, const real *a, size_t row0, int T, real p, uint64_t seed, real keep_scale) {
-    size_t n = (size_t)T * T, i = 0;
+// P' = dropout(P) for the n probabilities starting at element index `row0` of att (same indices as forward)
+static void dropout_probs(real *dst, const real *a, size_t row0, size_t n, real p, uint64_t seed, real keep_scale) {
+    size_t i = 0;
 #ifdef DROPOUT_KEEP8
     const __m512i thr = dropout_threshold((double)p);
     const __m256 ks = _mm256_set1_ps(keep_scale);
@@ -218,28 +218,43 @@ static void dropout_probs(real *dst, const real *a, size_t row0, int T, real p, 
     for (; i < n; i++) dst[i] = dropout_keep(seed, row0 + i, p) ? a[i] * keep_scale : 0;
 }
 
-void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
-                       real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+// Queries t < Tq of every (b, h) (Tq = T: all; Tq = 1: the first token only); out row (b, t) at
+// out + b * out_b_stride + t * C. att (B,NH,Tq,T) saves the probabilities, or is NULL (inference:
+// per-thread scratch, nothing kept).
+static void attention_forward_queries(real *out, size_t out_b_stride, real *att, const real *qkv,
+                                      const int *key_mask, real dropout_p, uint64_t dropout_seed,
+                                      int B, int T, int Tq, int C, int NH) {
     int HS = C / NH, C3 = 3 * C;
     real scale = (real)(1.0 / sqrt((double)HS));
     real keep_scale = dropout_p > 0 ? (real)(1.0 / (1.0 - (double)dropout_p)) : 1;
+    size_t n = (size_t)Tq * T;  // probabilities of one head
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             const real *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-            size_t row0 = ((size_t)b * NH + h) * T * T;
-            real *a = att + row0;
-            matmul_serial(a, T, q, C3, 1, k, 1, C3, NULL, T, T, HS, 0);      // a = Q·Kᵀ
-            for (int t = 0; t < T; t++) softmax_row(a + (size_t)t * T, key_mask + (size_t)b * T, T, scale);
+            size_t row0 = ((size_t)b * NH + h) * n;
+            real *buf = att && dropout_p <= 0 ? NULL : scratch(2 * n);
+            real *a = att ? att + row0 : buf;
+            matmul_serial(a, T, q, C3, 1, k, 1, C3, NULL, Tq, T, HS, 0);      // a = Q·Kᵀ
+            for (int t = 0; t < Tq; t++) softmax_row(a + (size_t)t * T, key_mask + (size_t)b * T, T, scale);
             const real *pa = a;
             if (dropout_p > 0) {
-                real *d = scratch((size_t)T * T);
-                dropout_probs(d, a, row0, T, dropout_p, dropout_seed, keep_scale);
+                real *d = buf + n;
+                dropout_probs(d, a, row0, n, dropout_p, dropout_seed, keep_scale);
                 pa = d;
             }
-            matmul_serial(out + (size_t)b * T * C + h * HS, C, pa, T, 1, v, C3, 1, NULL, T, HS, T, 0);  // O = P'·V
+            matmul_serial(out + b * out_b_stride + h * HS, C, pa, T, 1, v, C3, 1, NULL, Tq, HS, T, 0);  // O = P'·V
         }
     }
+}
+
+void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
+                       real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    attention_forward_queries(out, (size_t)T * C, att, qkv, key_mask, dropout_p, dropout_seed, B, T, T, C, NH);
+}
+
+void attention_forward_first_query(real *out, const real *qkv, const int *key_mask, int B, int T, int C, int NH) {
+    attention_forward_queries(out, (size_t)C, NULL, qkv, key_mask, 0, 0, B, T, 1, C, NH);
 }
 
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
@@ -259,7 +274,7 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
             real *buf = scratch((size_t)2 * T * T), *ds = buf, *pd = buf + (size_t)T * T;
             const real *pa = a;
             if (dropout_p > 0) {
-                dropout_probs(pd, a, row0, T, dropout_p, dropout_seed, keep_scale);
+                dropout_probs(pd, a, row0, (size_t)T * T, dropout_p, dropout_seed, keep_scale);
                 pa = pd;
             }
             matmul_serial(ds, T, dO, C, 1, v, 1, C3, NULL, T, T, HS, 0);     // dP' = dO·Vᵀ

@@ -52,11 +52,27 @@ void matmul_serial(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
                    ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
 void matmul_reference(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
                       ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
+// A right operand packed once for many products with the same B (inference: the weights, which do
+// not change between batches). The pack is a copy: it does not follow later changes of B. In the
+// double build nothing is packed (data = NULL) and matmul_packed is matmul.
+typedef struct {
+    real *data;               // B in the GEMM's packed layout (owned; matmul_pack_free)
+    const real *B;            // the operand it was made from, with its strides and sizes
+    ptrdiff_t rsb, csb;
+    int N, K;
+} PackedB;
+int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K);  // -1: out of memory
+void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const PackedB *p,
+                   const real *bias, int M, int accumulate);
+void matmul_pack_free(PackedB *p);
 
 // ---- linear.c: out = inp · weightᵀ + bias (PyTorch layout: weight (OC,C))
 // inp (N,C), weight (OC,C), bias (OC) or NULL -> out (N,OC)
 void linear_forward(real *out, const real *inp, const real *weight, const real *bias,
                     int N, int C, int OC);
+// The same product with the weight packed once by linear_pack (inference): out rows have stride ldo.
+int linear_pack(PackedB *packed, const real *weight, int C, int OC);   // -1: out of memory
+void linear_forward_packed(real *out, int ldo, const real *inp, const PackedB *weight, const real *bias, int N);
 // dinp += dout · weight;  dweight += doutᵀ · inp;  dbias += Σ_rows dout   (dbias may be NULL)
 void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
                      const real *inp, const real *weight, int N, int C, int OC);
@@ -71,8 +87,13 @@ void linear_backward_reference(real *dinp, real *dweight, real *dbias, const rea
 // -> out (B,T,C) heads concatenated; saves att (B,NH,T,T) = softmax probabilities before dropout.
 // Masked keys get probability exactly 0. dropout_p > 0 applies inverted dropout to the
 // probabilities with masks drawn from dropout_seed.
+// att may be NULL when no backward follows (inference): the probabilities then live in scratch.
 void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+// Inference, the first query only (the last layer of a classifier, whose head reads token 0):
+// qkv (B,T,3C) (Q is read at t = 0 only), key_mask (B,T) -> out (B,C) = attention_forward's out[:,0,:]
+// with dropout off, computed the same way (same sums in the same order).
+void attention_forward_first_query(real *out, const real *qkv, const int *key_mask, int B, int T, int C, int NH);
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
                         real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
 // one query row at a time, the plain loops: the oracle of the two above

@@ -96,3 +96,12 @@ void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout,
 }
 
 #endif
+
+// inference: the weight packed once (matmul_pack), reused for every batch
+int linear_pack(PackedB *packed, const real *weight, int C, int OC) {
+    return matmul_pack(packed, weight, 1, C, OC, C);  // B(c,o) = weight[o*C + c]
+}
+
+void linear_forward_packed(real *out, int ldo, const real *inp, const PackedB *weight, const real *bias, int N) {
+    matmul_packed(out, ldo, inp, weight->K, 1, weight, bias, N, 0);
+}

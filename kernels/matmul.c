@@ -28,6 +28,11 @@
 #include <omp.h>
 #endif
 
+void matmul_pack_free(PackedB *p) {
+    free(p->data);
+    p->data = NULL;
+}
+
 void matmul_reference(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
                       ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
     for (int i = 0; i < M; i++) {
@@ -52,6 +57,18 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
     #pragma omp parallel for
     for (int i = 0; i < M; i++)
         matmul_reference(C + (size_t)i * ldc, ldc, A + i * rsa, rsa, csa, B, rsb, csb, bias, 1, N, K, accumulate);
+}
+
+// the double build does not pack: a PackedB just remembers the operand
+int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K) {
+    PackedB q = {NULL, B, rsb, csb, N, K};
+    *p = q;
+    return 0;
+}
+
+void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const PackedB *p,
+                   const real *bias, int M, int accumulate) {
+    matmul(C, ldc, A, rsa, csa, p->B, p->rsb, p->csb, bias, M, p->N, p->K, accumulate);
 }
 
 #else  // float: the packed, blocked GEMM
@@ -264,9 +281,11 @@ typedef struct {
     int M, N, K, accumulate;
     int nslivers;       // ceil(N / NR)
     float *bpack;       // all of B packed: K block q starts at k0 * nslivers * NR, sliver s at s * kc * NR
+    int prepacked;      // bpack came from matmul_pack: nothing to pack in this call
 } Gemm;
 
 static void pack_b_range(const Gemm *g, int first, int last) {  // (K block, sliver) pairs [first, last)
+    if (g->prepacked) return;
     for (int idx = first; idx < last; idx++) {
         int q = idx / g->nslivers, s = idx % g->nslivers;
         int k0 = q * KC, kc = g->K - k0 < KC ? g->K - k0 : KC;
@@ -313,7 +332,7 @@ static void gemm_empty(const Gemm *g) {
 
 static Gemm gemm_setup(float *C, int ldc, const float *A, ptrdiff_t rsa, ptrdiff_t csa, const float *B,
                        ptrdiff_t rsb, ptrdiff_t csb, const float *bias, int M, int N, int K, int accumulate) {
-    Gemm g = {C, ldc, A, B, bias, rsa, csa, rsb, csb, M, N, K, accumulate, (N + NR - 1) / NR, NULL};
+    Gemm g = {C, ldc, A, B, bias, rsa, csa, rsb, csb, M, N, K, accumulate, (N + NR - 1) / NR, NULL, 0};
     return g;
 }
 
@@ -327,21 +346,59 @@ void matmul_serial(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
     gemm_block(&g, 0, M, 0, g.nslivers);
 }
 
+static void gemm_run(Gemm *g);
+
 void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
             ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
-    int nt = 1;
-#ifdef _OPENMP
-    if (!omp_in_parallel()) nt = omp_get_max_threads();
-#endif
-    if (nt == 1 || (double)M * N * K < 1 << 18) {  // small products: threads cost more than they save
-        matmul_serial(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
-        return;
-    }
     if (M <= 0 || N <= 0) return;
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
     if (K <= 0) { gemm_empty(&g); return; }
     g.bpack = pack_buffer(&tl_bpack, (size_t)K * g.nslivers * NR);  // the calling thread's buffer, shared
+    gemm_run(&g);
+}
+
+// ---------------------------------------------------------------- a right operand packed once
+
+int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K) {
+    PackedB q = {NULL, B, rsb, csb, N, K};
+    *p = q;
+    if (N <= 0 || K <= 0) return 0;
+    Gemm g = gemm_setup(NULL, 0, NULL, 0, 0, B, rsb, csb, NULL, 0, N, K, 0);
+    size_t n = (size_t)K * g.nslivers * NR;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, n * sizeof(float)) != 0) return -1;
+    g.bpack = mem;
+    int npairs = ((K + KC - 1) / KC) * g.nslivers;
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < npairs; i++) pack_b_range(&g, i, i + 1);
+    p->data = mem;
+    return 0;
+}
+
+void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const PackedB *p,
+                   const real *bias, int M, int accumulate) {
+    if (M <= 0 || p->N <= 0) return;
+    Gemm g = gemm_setup(C, ldc, A, rsa, csa, p->B, p->rsb, p->csb, bias, M, p->N, p->K, accumulate);
+    if (p->K <= 0) { gemm_empty(&g); return; }
+    g.bpack = p->data;
+    g.prepacked = 1;
+    gemm_run(&g);
+}
+
+// run a set-up product with its B buffer (to fill, or prepacked): on the OpenMP threads unless small
+static void gemm_run(Gemm *g0) {
+    const Gemm g = *g0;
+    int M = g.M, K = g.K;
+    int nt = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel()) nt = omp_get_max_threads();
+#endif
     int nq = (K + KC - 1) / KC, npairs = nq * g.nslivers;
+    if (nt == 1 || (double)M * g.N * K < 1 << 18) {  // small products: threads cost more than they save
+        pack_b_range(&g, 0, npairs);
+        gemm_block(&g, 0, M, 0, g.nslivers);
+        return;
+    }
     // Many rows (training: batch x tokens): split the rows; all threads share B, packed cooperatively.
     // Few rows (small-batch inference, the head): split the columns; each thread packs only its own
     // slivers of B (the large operand), and there is no barrier between packing and computing.
@@ -354,8 +411,10 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
         n = omp_get_num_threads();
 #endif
         if (split_rows) {
-            pack_b_range(&g, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
-            #pragma omp barrier
+            if (!g.prepacked) {
+                pack_b_range(&g, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
+                #pragma omp barrier
+            }
             int slivers = (M + MR - 1) / MR;
             int m0 = (int)((long)slivers * tid / n) * MR, m1 = (int)((long)slivers * (tid + 1) / n) * MR;
             gemm_block(&g, m0, m1 < M ? m1 : M, 0, g.nslivers);

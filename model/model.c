@@ -166,7 +166,7 @@ int model_max_sequence_length(const ModelConfig *c) {
 
 // Position ids: 0..T-1, except RoBERTa's (create_position_ids_from_input_ids):
 // pos = padding_idx + (number of non-pad tokens up to and including t) for non-pad tokens, padding_idx for pads.
-static void fill_positions(int *pos, const int *ids, const ModelConfig *c, int B, int T) {
+void model_fill_positions(int *pos, const int *ids, const ModelConfig *c, int B, int T) {
     for (int b = 0; b < B; b++) {
         int count = 0;
         for (int t = 0; t < T; t++) {
@@ -192,11 +192,10 @@ static DropoutRates dropout_rates(const ModelConfig *c, int training) {
     return r;
 }
 
-int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,
-                  int training, char *err, size_t errlen) {
-    const ModelConfig *c = &m->config;
-    if (B < 1 || T < 1 || B > m->max_B || T > m->max_T) {
-        snprintf(err, errlen, "batch %d x %d exceeds the allocated %d x %d", B, T, m->max_B, m->max_T);
+int model_check_inputs(const ModelConfig *c, const int *ids, const int *key_mask, const int *labels, int B, int T,
+                       int max_B, int max_T, char *err, size_t errlen) {
+    if (B < 1 || T < 1 || B > max_B || T > max_T) {
+        snprintf(err, errlen, "batch %d x %d exceeds the allocated %d x %d", B, T, max_B, max_T);
         return -1;
     }
     for (int i = 0; i < B * T; i++) {
@@ -217,13 +216,20 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
             return -1;
         }
     }
+    return 0;
+}
+
+int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,
+                  int training, char *err, size_t errlen) {
+    const ModelConfig *c = &m->config;
+    if (model_check_inputs(c, ids, key_mask, labels, B, T, m->max_B, m->max_T, err, errlen) != 0) return -1;
     m->B = B;
     m->T = T;
     m->training = training;
     if (training) m->forward_count++;
     memcpy(m->inputs, ids, sizeof(int) * B * T);
     memcpy(m->key_mask, key_mask, sizeof(int) * B * T);
-    fill_positions(m->positions, ids, c, B, T);
+    model_fill_positions(m->positions, ids, c, B, T);
     if (labels) memcpy(m->targets, labels, sizeof(int) * B);
 
     int C = c->dim, NH = c->n_heads, I = c->hidden_dim, L = c->n_layers, NL = c->num_labels;

@@ -141,6 +141,12 @@ const ParamEntry *model_find_param(const Model *m, const char *name);
 // Afterwards acts.logits / acts.probs hold (B, NL) and mean_loss the mean CE (labels given).
 int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,
                   int training, char *err, size_t errlen);
+// The checks model_forward makes: B x T within max_B x max_T, ids in the vocabulary, mask 0/1,
+// labels in 0..NL-1 or -100.
+int model_check_inputs(const ModelConfig *c, const int *ids, const int *key_mask, const int *labels, int B, int T,
+                       int max_B, int max_T, char *err, size_t errlen);
+// Position ids (B,T) of the tokens: t, or RoBERTa's padding_idx + 1 + index among non-pad tokens.
+void model_fill_positions(int *pos, const int *ids, const ModelConfig *c, int B, int T);
 void model_zero_grad(Model *m);
 // Gradients of the mean loss of the last forward into m->grads (accumulated: call zero_grad first).
 void model_backward(Model *m);

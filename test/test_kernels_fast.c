@@ -64,6 +64,7 @@ static const Shape SHAPES[] = {
 
 // layout 0: A row-major, B row-major (dX = dY·W); 1: B transposed (forward X·Wᵀ); 2: A transposed (dW = dYᵀ·X);
 // 3: both strided by a non-unit amount in both directions (generic pack paths)
+// serial: 0 matmul (threads), 1 matmul_serial, 2 matmul and matmul_packed (must agree bit for bit)
 static void run_matmul_case(Shape s, int layout, int accumulate, int use_bias, int serial) {
     int M = s.M, N = s.N, K = s.K, ldc = N + 3;
     float *A = rand_array((size_t)M * K * 2), *B = rand_array((size_t)K * N * 2), *bias = rand_array(N);
@@ -74,8 +75,18 @@ static void run_matmul_case(Shape s, int layout, int accumulate, int use_bias, i
     if (layout == 3) { rsa = 2 * K; csa = 2; rsb = 1; csb = 2 * K; }
     const float *b = use_bias ? bias : NULL;
     matmul_reference(C0, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
-    if (serial) matmul_serial(C1, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
+    float *C2 = copy_array(C1, (size_t)M * ldc);
+    if (serial == 1) matmul_serial(C1, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
     else matmul(C1, ldc, A, rsa, csa, B, rsb, csb, b, M, N, K, accumulate);
+    if (serial == 2) {  // B packed once, then the product: the very same sums as matmul
+        PackedB packed;
+        ck_assert_int_eq(matmul_pack(&packed, B, rsb, csb, N, K), 0);
+        matmul_packed(C2, ldc, A, rsa, csa, &packed, b, M, accumulate);
+        matmul_pack_free(&packed);
+        ck_assert_msg(memcmp(C1, C2, sizeof(float) * M * ldc) == 0, "matmul_packed %dx%dx%d layout %d differs from matmul",
+                      M, N, K, layout);
+    }
+    free(C2);
     char what[128];
     snprintf(what, sizeof what, "matmul %dx%dx%d layout %d acc %d bias %d serial %d", M, N, K, layout, accumulate,
              use_bias, serial);
@@ -89,7 +100,7 @@ START_TEST(test_matmul_vs_reference) {
         for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
             for (int layout = 0; layout < 4; layout++)
                 for (int acc = 0; acc < 2; acc++)
-                    for (int serial = 0; serial < 2; serial++) run_matmul_case(SHAPES[i], layout, acc, acc == layout % 2, serial);
+                    for (int serial = 0; serial < 3; serial++) run_matmul_case(SHAPES[i], layout, acc, acc == layout % 2, serial);
     }
 }
 END_TEST
