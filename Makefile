@@ -44,7 +44,8 @@ LIB_F64 := $(BUILD)/libenc_f64.a
 # paths (#ifdef __AVX512F__). KERNEL_ARCH= (empty) builds them for plain x86-64-v2 like the rest.
 KERNEL_ARCH ?= $(shell echo 'int main(void){return 0;}' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo -march=native)
 $(BUILD)/f32/kernels/%.o $(BUILD)/f64/kernels/%.o: CFLAGS += $(KERNEL_ARCH)
-$(BUILD)/f32/model/optimizer.o $(BUILD)/f64/model/optimizer.o: CFLAGS += $(KERNEL_ARCH)
+# -fno-math-errno: sqrtf without the errno branch, so the AdamW loop vectorises (v >= 0 always)
+$(BUILD)/f32/model/optimizer.o $(BUILD)/f64/model/optimizer.o: CFLAGS += $(KERNEL_ARCH) -fno-math-errno
 
 PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
