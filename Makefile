@@ -117,11 +117,14 @@ $(BUILD)/bin/%: %.c $(LIB)
 # with ASan + UBSan. cJSON is compiled from source when dev/fetch_cjson_src.sh has put the Debian
 # source in build/cjson-src (coverage and ASan inside cJSON); otherwise the system libcjson is linked.
 #   make fuzz          build the harnesses and the seed corpora (build/fuzz/seeds/<name>)
-#   make fuzz-smoke    run each harness for FUZZ_SECONDS (default 20) from its seeds; fails on a finding
+#   make fuzz-smoke    run each harness for FUZZ_SECONDS (default 20) from its seeds; fails on a finding.
+#                      libFuzzer's random seed is FUZZ_SEED (default 1), so a CI finding replays the same
+#                      way on a clean clone; dev/fuzz_long.sh explores with random seeds
 # Long runs: doc/reliability.md.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 20
+FUZZ_SEED    ?= 1
 CJSON_SRC_DIR ?= build/cjson-src
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -std=c11 -D_POSIX_C_SOURCE=200809L -I. \
@@ -159,7 +162,7 @@ fuzz: $(FUZZERS) $(FUZZ_BUILD)/make_seeds
 fuzz-smoke: fuzz
 	@fail=0; for n in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts; \
 	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
-	  ./$(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	  ./$(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -dict=test/fuzz/fuzz.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
 	    $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/seeds/$$n >$(FUZZ_BUILD)/$$n.log 2>&1 || { fail=1; tail -40 $(FUZZ_BUILD)/$$n.log; }; \
 	  grep -E '^#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss' $(FUZZ_BUILD)/$$n.log | tr '\n' ' '; echo; done; \
