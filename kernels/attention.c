@@ -253,34 +253,39 @@ void attention_forward(real *out, real *att, const real *qkv, const int *key_mas
     attention_forward_queries(out, (size_t)T * C, att, qkv, key_mask, dropout_p, dropout_seed, B, T, T, C, NH);
 }
 
-void attention_forward_first_query(real *out, const real *qkv, const int *key_mask, int B, int T, int C, int NH) {
-    attention_forward_queries(out, (size_t)C, NULL, qkv, key_mask, 0, 0, B, T, 1, C, NH);
+void attention_forward_first_query(real *out, real *att, const real *qkv, const int *key_mask,
+                                   real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    attention_forward_queries(out, (size_t)C, att, qkv, key_mask, dropout_p, dropout_seed, B, T, 1, C, NH);
 }
 
-void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
-                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+// Backward of attention_forward_queries: queries t < Tq; dout row (b, t) at dout + b * dout_b_stride + t * C;
+// att (B,NH,Tq,T). dQ goes to rows t < Tq, dK and dV to every row.
+static void attention_backward_queries(real *dqkv, const real *dout, size_t dout_b_stride, const real *qkv,
+                                       const real *att, real dropout_p, uint64_t dropout_seed,
+                                       int B, int T, int Tq, int C, int NH) {
     int HS = C / NH, C3 = 3 * C;
     real scale = (real)(1.0 / sqrt((double)HS));
     real keep_scale = dropout_p > 0 ? (real)(1.0 / (1.0 - (double)dropout_p)) : 1;
+    size_t n = (size_t)Tq * T;  // probabilities of one head
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             size_t off = (size_t)b * T * C3 + h * HS;
             const real *q = qkv + off, *k = q + C, *v = q + 2 * C;
             real *dq = dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
-            const real *dO = dout + (size_t)b * T * C + h * HS;
-            size_t row0 = ((size_t)b * NH + h) * T * T;
+            const real *dO = dout + b * dout_b_stride + h * HS;
+            size_t row0 = ((size_t)b * NH + h) * n;
             const real *a = att + row0;
-            real *buf = scratch((size_t)2 * T * T), *ds = buf, *pd = buf + (size_t)T * T;
+            real *buf = scratch(2 * n), *ds = buf, *pd = buf + n;
             const real *pa = a;
             if (dropout_p > 0) {
-                dropout_probs(pd, a, row0, (size_t)T * T, dropout_p, dropout_seed, keep_scale);
+                dropout_probs(pd, a, row0, n, dropout_p, dropout_seed, keep_scale);
                 pa = pd;
             }
-            matmul_serial(ds, T, dO, C, 1, v, 1, C3, NULL, T, T, HS, 0);     // dP' = dO·Vᵀ
-            matmul_serial(dv, C3, pa, 1, T, dO, C, 1, NULL, T, HS, T, 1);    // dV += P'ᵀ·dO
+            matmul_serial(ds, T, dO, C, 1, v, 1, C3, NULL, Tq, T, HS, 0);     // dP' = dO·Vᵀ
+            matmul_serial(dv, C3, pa, 1, T, dO, C, 1, NULL, T, HS, Tq, 1);    // dV += P'ᵀ·dO
             // back through dropout (dP = dP' ∘ keep/(1-p)) and softmax: dS = P ∘ (dP - Σ_j P_j dP_j)
-            for (int t = 0; t < T; t++) {
+            for (int t = 0; t < Tq; t++) {
                 real *d = ds + (size_t)t * T;
                 const real *at = a + (size_t)t * T;
                 if (dropout_p > 0) {  // keep = (P' != 0) wherever P > 0; where P = 0, dS = 0 whatever d is
@@ -291,8 +296,18 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
                 for (int j = 0; j < T; j++) dot += at[j] * d[j];
                 for (int j = 0; j < T; j++) d[j] = at[j] * (d[j] - dot) * scale;
             }
-            matmul_serial(dq, C3, ds, T, 1, k, C3, 1, NULL, T, HS, T, 1);    // dQ += dS·K
-            matmul_serial(dk, C3, ds, 1, T, q, C3, 1, NULL, T, HS, T, 1);    // dK += dSᵀ·Q
+            matmul_serial(dq, C3, ds, T, 1, k, C3, 1, NULL, Tq, HS, T, 1);    // dQ += dS·K
+            matmul_serial(dk, C3, ds, 1, T, q, C3, 1, NULL, T, HS, Tq, 1);    // dK += dSᵀ·Q
         }
     }
+}
+
+void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
+                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    attention_backward_queries(dqkv, dout, (size_t)T * C, qkv, att, dropout_p, dropout_seed, B, T, T, C, NH);
+}
+
+void attention_backward_first_query(real *dqkv, const real *dout, const real *qkv, const real *att,
+                                    real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH) {
+    attention_backward_queries(dqkv, dout, (size_t)C, qkv, att, dropout_p, dropout_seed, B, T, 1, C, NH);
 }

@@ -90,10 +90,14 @@ void linear_backward_reference(real *dinp, real *dweight, real *dbias, const rea
 // att may be NULL when no backward follows (inference): the probabilities then live in scratch.
 void attention_forward(real *out, real *att, const real *qkv, const int *key_mask,
                        real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
-// Inference, the first query only (the last layer of a classifier, whose head reads token 0):
-// qkv (B,T,3C) (Q is read at t = 0 only), key_mask (B,T) -> out (B,C) = attention_forward's out[:,0,:]
-// with dropout off, computed the same way (same sums in the same order).
-void attention_forward_first_query(real *out, const real *qkv, const int *key_mask, int B, int T, int C, int NH);
+// The first query only (the last layer of a classifier, whose head reads token 0): qkv (B,T,3C)
+// (Q is read at t = 0 only), key_mask (B,T) -> out (B,C) = attention_forward's out[:,0,:], computed
+// the same way (same sums in the same order); saves att (B,NH,1,T) (or NULL: inference). Backward:
+// dout (B,C) -> dQ into row t = 0, dK and dV into every row of dqkv (B,T,3C).
+void attention_forward_first_query(real *out, real *att, const real *qkv, const int *key_mask,
+                                   real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
+void attention_backward_first_query(real *dqkv, const real *dout, const real *qkv, const real *att,
+                                    real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *att,
                         real dropout_p, uint64_t dropout_seed, int B, int T, int C, int NH);
 // one query row at a time, the plain loops: the oracle of the two above

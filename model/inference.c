@@ -93,7 +93,7 @@ static void block_forward(Inference *inf, const Model *m, const int *key_mask, i
     // at t = 0 of each batch row, i.e. rows T·3C apart)
     linear_forward_packed(inf->qkv + C, 3 * C, inf->x, &inf->wkv[l], qkvb + C, B * T);
     linear_forward_packed(inf->qkv, last ? T * 3 * C : 3 * C, xin, &inf->wq[l], qkvb, N);
-    if (last) attention_forward_first_query(inf->atty, inf->qkv, key_mask, B, T, C, NH);
+    if (last) attention_forward_first_query(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
     else attention_forward(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
 
     // ln1 = LayerNorm(out_lin(atty) + xin)

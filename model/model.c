@@ -12,6 +12,9 @@
 //   head     = DistilBERT: out(dropout(relu(dense(cls))))      BERT: out(dropout(tanh(pooler(cls))))
 //              RoBERTa:    out(dropout(tanh(dense(dropout(cls)))))   [cls_drop, pre, pre_act, pre_drop, logits]
 //   loss     = mean cross-entropy                                               [probs, losses]
+// The last block needs every token's key and value (token 0 attends to all of them), but past its
+// attention only token 0 reaches the head: from atty to ln2 it runs on the B token-0 rows
+// (attention_forward_first_query; residual input x_cls), which is exact and skips ~3/4 of its work.
 // model_backward walks the same list in reverse; every kernel adds into its input gradients
 // (kernels/kernels.h), so the residual stream needs no special handling.
 #include "model/model.h"
@@ -66,6 +69,7 @@ static void activation_sizes(const ModelConfig *c, int B, int T, size_t s[NUM_AC
         L * BT * C, L * BT * C, L * BT, L * BT,           // resid1, ln1, mean, rstd
         L * BT * I, L * BT * I, L * BT * C, L * BT * C,   // fch, fch_act, fcproj, fcproj_drop
         L * BT * C, L * BT * C, L * BT, L * BT,           // resid2, ln2, mean, rstd
+        (size_t)B * C,                                    // x_cls
         (size_t)B * C, (size_t)B * C,                     // cls, cls_drop
         (size_t)B * C, (size_t)B * C, (size_t)B * C,      // pre, pre_act, pre_drop
         (size_t)B * NL, (size_t)B * NL, (size_t)B,        // logits, probs, losses
@@ -79,7 +83,7 @@ static void activation_fields(ActivationTensors *a, real **ptrs[NUM_ACTIVATION_T
         &a->emb, &a->ln_emb, &a->ln_emb_mean, &a->ln_emb_rstd, &a->x0,
         &a->qkv, &a->att, &a->atty, &a->attproj, &a->attproj_drop, &a->resid1, &a->ln1, &a->ln1_mean,
         &a->ln1_rstd, &a->fch, &a->fch_act, &a->fcproj, &a->fcproj_drop, &a->resid2, &a->ln2, &a->ln2_mean,
-        &a->ln2_rstd, &a->cls, &a->cls_drop, &a->pre, &a->pre_act, &a->pre_drop, &a->logits, &a->probs,
+        &a->ln2_rstd, &a->x_cls, &a->cls, &a->cls_drop, &a->pre, &a->pre_act, &a->pre_drop, &a->logits, &a->probs,
         &a->losses,
     };
     memcpy(ptrs, p, sizeof p);
@@ -248,29 +252,38 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
         const real *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
         real *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
+        // the last block continues past attention with token 0 only: N rows, residual input xin
+        int last = l == L - 1, N = last ? B : BT;
+        const real *xin = x;
 
         linear_forward(qkv, x, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C);
-        attention_forward(a->atty + oC, att, qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+        if (last) {
+            attention_forward_first_query(a->atty + oC, att, qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T,
+                                          C, NH);
+            for (int b = 0; b < B; b++) memcpy(a->x_cls + (size_t)b * C, x + (size_t)b * T * C, sizeof(real) * C);
+            xin = a->x_cls;
+        } else {
+            attention_forward(a->atty + oC, att, qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+        }
         linear_forward(a->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, w->attprojb + (size_t)l * C,
-                       BT, C, C);
-        dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), BT * C);
-        residual_forward(a->resid1 + oC, a->attproj_drop + oC, x, BT * C);
+                       N, C, C);
+        dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N * C);
+        residual_forward(a->resid1 + oC, a->attproj_drop + oC, xin, N * C);
         layernorm_forward(a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN, a->resid1 + oC,
-                          w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
-        linear_forward(a->fch + oI, a->ln1 + oC, w->fcw + (size_t)l * I * C, w->fcb + (size_t)l * I, BT, C, I);
-        if (c->activation == ACT_GELU) gelu_forward(a->fch_act + oI, a->fch + oI, BT * I);
-        else relu_forward(a->fch_act + oI, a->fch + oI, BT * I);
+                          w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, N, C, eps);
+        linear_forward(a->fch + oI, a->ln1 + oC, w->fcw + (size_t)l * I * C, w->fcb + (size_t)l * I, N, C, I);
+        if (c->activation == ACT_GELU) gelu_forward(a->fch_act + oI, a->fch + oI, N * I);
+        else relu_forward(a->fch_act + oI, a->fch + oI, N * I);
         linear_forward(a->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, w->fcprojb + (size_t)l * C,
-                       BT, I, C);
-        dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(m, SITE_FFN(l)), BT * C);
-        residual_forward(a->resid2 + oC, a->fcproj_drop + oC, a->ln1 + oC, BT * C);
+                       N, I, C);
+        dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(m, SITE_FFN(l)), N * C);
+        residual_forward(a->resid2 + oC, a->fcproj_drop + oC, a->ln1 + oC, N * C);
         layernorm_forward(a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN, a->resid2 + oC,
-                          w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
+                          w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, N, C, eps);
     }
 
     // head on the first token: [dropout] -> dense -> relu/tanh -> dropout -> output linear
-    const real *last = a->ln2 + (size_t)(L - 1) * BT * C;
-    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * C, last + (size_t)b * T * C, sizeof(real) * C);
+    memcpy(a->cls, a->ln2 + (size_t)(L - 1) * BT * C, sizeof(real) * B * C);  // the last block's B rows
     dropout_forward(a->cls_drop, a->cls, p.head_in, site_seed(m, SITE_HEAD_IN(L)), B * C);
     linear_forward(a->pre, a->cls_drop, w->prew, w->preb, B, C, C);
     if (c->arch == ARCH_DISTILBERT) relu_forward(a->pre_act, a->pre, B * C);
@@ -318,34 +331,44 @@ void model_backward(Model *m) {
     else tanh_backward(d->pre, a->pre_act, d->pre_act, B * C);
     linear_backward(d->cls_drop, g->prew, g->preb, d->pre, a->cls_drop, w->prew, B, C, C);
     dropout_backward(d->cls, d->cls_drop, p.head_in, site_seed(m, SITE_HEAD_IN(L)), B * C);
-    // only the first token of the last block's output reaches the head
+    // the head read the last block's output (its B token-0 rows)
     real *dlast = d->ln2 + (size_t)(L - 1) * BT * C;
-    for (int b = 0; b < B; b++)
-        for (int i = 0; i < C; i++) dlast[(size_t)b * T * C + i] += d->cls[(size_t)b * C + i];
+    for (int i = 0; i < B * C; i++) dlast[i] += d->cls[i];
 
     for (int l = L - 1; l >= 0; l--) {
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
         const real *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
         real *dx = l == 0 ? d->x0 : d->ln2 + oC - (size_t)BT * C;
+        real *att = a->att + (size_t)l * B * NH * T * T;
+        int last = l == L - 1, N = last ? B : BT;  // as in the forward
+        real *dxin = last ? d->x_cls : dx;
 
         layernorm_backward(d->resid2 + oC, g->ln2w + (size_t)l * C, g->ln2b + (size_t)l * C, d->ln2 + oC,
-                           a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN, a->ln2_rstd + oN, BT, C);
-        residual_backward(d->fcproj_drop + oC, d->ln1 + oC, d->resid2 + oC, BT * C);
-        dropout_backward(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(m, SITE_FFN(l)), BT * C);
+                           a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN, a->ln2_rstd + oN, N, C);
+        residual_backward(d->fcproj_drop + oC, d->ln1 + oC, d->resid2 + oC, N * C);
+        dropout_backward(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(m, SITE_FFN(l)), N * C);
         linear_backward(d->fch_act + oI, g->fcprojw + (size_t)l * C * I, g->fcprojb + (size_t)l * C,
-                        d->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, BT, I, C);
-        if (c->activation == ACT_GELU) gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, BT * I);
-        else relu_backward(d->fch + oI, a->fch_act + oI, d->fch_act + oI, BT * I);
+                        d->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, N, I, C);
+        if (c->activation == ACT_GELU) gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, N * I);
+        else relu_backward(d->fch + oI, a->fch_act + oI, d->fch_act + oI, N * I);
         linear_backward(d->ln1 + oC, g->fcw + (size_t)l * I * C, g->fcb + (size_t)l * I, d->fch + oI,
-                        a->ln1 + oC, w->fcw + (size_t)l * I * C, BT, C, I);
+                        a->ln1 + oC, w->fcw + (size_t)l * I * C, N, C, I);
         layernorm_backward(d->resid1 + oC, g->ln1w + (size_t)l * C, g->ln1b + (size_t)l * C, d->ln1 + oC,
-                           a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN, a->ln1_rstd + oN, BT, C);
-        residual_backward(d->attproj_drop + oC, dx, d->resid1 + oC, BT * C);
-        dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), BT * C);
+                           a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN, a->ln1_rstd + oN, N, C);
+        residual_backward(d->attproj_drop + oC, dxin, d->resid1 + oC, N * C);
+        dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N * C);
         linear_backward(d->atty + oC, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
-                        d->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, BT, C, C);
-        attention_backward(d->qkv + 3 * oC, d->atty + oC, a->qkv + 3 * oC, a->att + (size_t)l * B * NH * T * T,
-                           p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+                        d->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, N, C, C);
+        if (last) {
+            attention_backward_first_query(d->qkv + 3 * oC, d->atty + oC, a->qkv + 3 * oC, att, p.att,
+                                           site_seed(m, SITE_ATT(l)), B, T, C, NH);
+            for (int b = 0; b < B; b++)  // the residual path of token 0 back into the block input
+                for (int i = 0; i < C; i++) dx[(size_t)b * T * C + i] += d->x_cls[(size_t)b * C + i];
+        } else {
+            attention_backward(d->qkv + 3 * oC, d->atty + oC, a->qkv + 3 * oC, att, p.att, site_seed(m, SITE_ATT(l)),
+                               B, T, C, NH);
+        }
+        // dQ is zero outside token 0 in the last block: the full product is still exact
         linear_backward(dx, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + (size_t)l * 3 * C, d->qkv + 3 * oC,
                         x, w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
     }

@@ -82,6 +82,10 @@ typedef struct {
     real *resid2;     // (L, B, T, C)     fcproj_drop + ln1
     real *ln2;        // (L, B, T, C)     output_layer_norm(resid2) = the block's output
     real *ln2_mean, *ln2_rstd;        // (L, B, T)
+                      // The last block (l = L-1) is computed past its attention for token 0 only (the
+                      // head reads nothing else): its atty .. ln2 slots hold B rows, not B·T; att holds
+                      // (B, NH, 1, T); qkv is complete (every token's key and value).
+    real *x_cls;      // (B, C)           the last block's input at token 0 (its residual input)
     real *cls;        // (B, C)           the first token's final hidden state
     real *cls_drop;   // (B, C)           dropout(cls) (RoBERTa's head; a copy for the others)
     real *pre;        // (B, C)           head dense(cls_drop)
@@ -92,7 +96,7 @@ typedef struct {
     real *losses;     // (B)              per-row cross-entropy
 } ActivationTensors;
 
-#define NUM_ACTIVATION_TENSORS 30
+#define NUM_ACTIVATION_TENSORS 31
 
 typedef struct {
     ModelConfig config;
