@@ -232,7 +232,8 @@ static void attention_forward_queries(real *out, size_t out_b_stride, real *att,
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             const real *q = qkv + (size_t)b * T * C3 + h * HS, *k = q + C, *v = q + 2 * C;
-            size_t row0 = ((size_t)b * NH + h) * n;
+            size_t row0 = ((size_t)b * NH + h) * n;             // this head's probabilities in att
+            size_t mask0 = ((size_t)b * NH + h) * T * T;        // their dropout indices: those of the full (T,T)
             real *buf = att && dropout_p <= 0 ? NULL : scratch(2 * n);
             real *a = att ? att + row0 : buf;
             matmul_serial(a, T, q, C3, 1, k, 1, C3, NULL, Tq, T, HS, 0);      // a = Q·Kᵀ
@@ -240,7 +241,7 @@ static void attention_forward_queries(real *out, size_t out_b_stride, real *att,
             const real *pa = a;
             if (dropout_p > 0) {
                 real *d = buf + n;
-                dropout_probs(d, a, row0, n, dropout_p, dropout_seed, keep_scale);
+                dropout_probs(d, a, mask0, n, dropout_p, dropout_seed, keep_scale);
                 pa = d;
             }
             matmul_serial(out + b * out_b_stride + h * HS, C, pa, T, 1, v, C3, 1, NULL, Tq, HS, T, 0);  // O = P'·V
@@ -274,12 +275,12 @@ static void attention_backward_queries(real *dqkv, const real *dout, size_t dout
             const real *q = qkv + off, *k = q + C, *v = q + 2 * C;
             real *dq = dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
             const real *dO = dout + b * dout_b_stride + h * HS;
-            size_t row0 = ((size_t)b * NH + h) * n;
+            size_t row0 = ((size_t)b * NH + h) * n, mask0 = ((size_t)b * NH + h) * T * T;  // as in the forward
             const real *a = att + row0;
             real *buf = scratch(2 * n), *ds = buf, *pd = buf + n;
             const real *pa = a;
             if (dropout_p > 0) {
-                dropout_probs(pd, a, row0, n, dropout_p, dropout_seed, keep_scale);
+                dropout_probs(pd, a, mask0, n, dropout_p, dropout_seed, keep_scale);
                 pa = pd;
             }
             matmul_serial(ds, T, dO, C, 1, v, 1, C3, NULL, Tq, T, HS, 0);     // dP' = dO·Vᵀ

@@ -5,23 +5,45 @@
 #include "kernels/kernels.h"
 #include "kernels/dropout.h"
 
+// elements i < n of one span whose masks are those of indices base + i
+static void dropout_span_forward(real *out, const real *inp, real p, uint64_t seed, uint64_t base, int n) {
+    real scale = (real)(1.0 / (1.0 - (double)p));
+    int i0 = 0;
+#ifdef DROPOUT_KEEP8  // 8 masks at a time (dropout.h), the same values as dropout_keep
+    const __m512i thr = dropout_threshold((double)p);
+    const __m256 ks = _mm256_set1_ps(scale);
+    #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+    for (int i = 0; i < n - 7; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_maskz_mul_ps(dropout_keep8(seed, base + i, thr), _mm256_loadu_ps(inp + i), ks));
+    i0 = n / 8 * 8;
+#endif
+    #pragma omp parallel for schedule(static) if (n - i0 > PARALLEL_MIN)
+    for (int i = i0; i < n; i++) out[i] = dropout_keep(seed, base + i, p) ? inp[i] * scale : 0;
+}
+
+static void dropout_span_backward(real *dinp, const real *dout, real p, uint64_t seed, uint64_t base, int n) {
+    real scale = (real)(1.0 / (1.0 - (double)p));
+    int i0 = 0;
+#ifdef DROPOUT_KEEP8
+    const __m512i thr = dropout_threshold((double)p);
+    const __m256 ks = _mm256_set1_ps(scale);
+    #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+    for (int i = 0; i < n - 7; i += 8) {
+        __m256 d = _mm256_maskz_mul_ps(dropout_keep8(seed, base + i, thr), _mm256_loadu_ps(dout + i), ks);
+        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), d));
+    }
+    i0 = n / 8 * 8;
+#endif
+    #pragma omp parallel for schedule(static) if (n - i0 > PARALLEL_MIN)
+    for (int i = i0; i < n; i++) dinp[i] += dropout_keep(seed, base + i, p) ? dout[i] * scale : 0;
+}
+
 void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
     if (p <= 0) {
         for (int i = 0; i < N; i++) out[i] = inp[i];
         return;
     }
-    real scale = (real)(1.0 / (1.0 - (double)p));
-#ifdef DROPOUT_KEEP8  // 8 masks at a time (dropout.h), the same values as dropout_keep
-    const __m512i thr = dropout_threshold((double)p);
-    const __m256 ks = _mm256_set1_ps(scale);
-    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
-    for (int i = 0; i < N - 7; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_maskz_mul_ps(dropout_keep8(seed, (uint64_t)i, thr), _mm256_loadu_ps(inp + i), ks));
-    for (int i = N / 8 * 8; i < N; i++) out[i] = dropout_keep(seed, (uint64_t)i, p) ? inp[i] * scale : 0;
-    return;
-#endif
-    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
-    for (int i = 0; i < N; i++) out[i] = dropout_keep(seed, (uint64_t)i, p) ? inp[i] * scale : 0;
+    dropout_span_forward(out, inp, p, seed, 0, N);
 }
 
 void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N) {
@@ -29,18 +51,23 @@ void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N
         for (int i = 0; i < N; i++) dinp[i] += dout[i];
         return;
     }
-    real scale = (real)(1.0 / (1.0 - (double)p));
-#ifdef DROPOUT_KEEP8
-    const __m512i thr = dropout_threshold((double)p);
-    const __m256 ks = _mm256_set1_ps(scale);
-    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
-    for (int i = 0; i < N - 7; i += 8) {
-        __m256 d = _mm256_maskz_mul_ps(dropout_keep8(seed, (uint64_t)i, thr), _mm256_loadu_ps(dout + i), ks);
-        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), d));
+    dropout_span_backward(dinp, dout, p, seed, 0, N);
+}
+
+void dropout_forward_rows(real *out, const real *inp, real p, uint64_t seed, int rows, int C, size_t index_stride) {
+    if (p <= 0) {
+        dropout_forward(out, inp, p, seed, rows * C);
+        return;
     }
-    for (int i = N / 8 * 8; i < N; i++) dinp[i] += dropout_keep(seed, (uint64_t)i, p) ? dout[i] * scale : 0;
-    return;
-#endif
-    #pragma omp parallel for schedule(static) if (N > PARALLEL_MIN)
-    for (int i = 0; i < N; i++) dinp[i] += dropout_keep(seed, (uint64_t)i, p) ? dout[i] * scale : 0;
+    for (int r = 0; r < rows; r++)
+        dropout_span_forward(out + (size_t)r * C, inp + (size_t)r * C, p, seed, (uint64_t)r * index_stride, C);
+}
+
+void dropout_backward_rows(real *dinp, const real *dout, real p, uint64_t seed, int rows, int C, size_t index_stride) {
+    if (p <= 0) {
+        dropout_backward(dinp, dout, p, seed, rows * C);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        dropout_span_backward(dinp + (size_t)r * C, dout + (size_t)r * C, p, seed, (uint64_t)r * index_stride, C);
 }

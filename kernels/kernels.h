@@ -123,6 +123,11 @@ void residual_backward(real *dinp1, real *dinp2, const real *dout, int N);
 // ---- dropout.c: inverted dropout, out = inp * keep / (1 - p); identity when p == 0
 void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N);
 void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N);
+// The same for `rows` rows of C elements that are every (index_stride / C)-th row of a larger tensor
+// (the token-0 rows of a (B,T,C) tensor: index_stride = T·C): row r draws the masks of indices
+// r·index_stride + c, exactly those the larger tensor's dropout draws there.
+void dropout_forward_rows(real *out, const real *inp, real p, uint64_t seed, int rows, int C, size_t index_stride);
+void dropout_backward_rows(real *dinp, const real *dout, real p, uint64_t seed, int rows, int C, size_t index_stride);
 
 // ---- crossentropy.c: softmax + cross-entropy, mean over rows whose label != -100
 // logits (B,NL), labels (B) -> probs (B,NL), losses (B); returns the mean loss

@@ -252,7 +252,8 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
         const real *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
         real *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
-        // the last block continues past attention with token 0 only: N rows, residual input xin
+        // the last block continues past attention with token 0 only: N rows, residual input xin;
+        // its dropouts draw the masks of those rows in the full (B,T,C) layout (index stride T·C)
         int last = l == L - 1, N = last ? B : BT;
         const real *xin = x;
 
@@ -267,7 +268,8 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
         }
         linear_forward(a->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, w->attprojb + (size_t)l * C,
                        N, C, C);
-        dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N * C);
+        dropout_forward_rows(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C,
+                             (size_t)C * (BT / N));
         residual_forward(a->resid1 + oC, a->attproj_drop + oC, xin, N * C);
         layernorm_forward(a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN, a->resid1 + oC,
                           w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, N, C, eps);
@@ -276,7 +278,8 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
         else relu_forward(a->fch_act + oI, a->fch + oI, N * I);
         linear_forward(a->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, w->fcprojb + (size_t)l * C,
                        N, I, C);
-        dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(m, SITE_FFN(l)), N * C);
+        dropout_forward_rows(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(m, SITE_FFN(l)), N, C,
+                             (size_t)C * (BT / N));
         residual_forward(a->resid2 + oC, a->fcproj_drop + oC, a->ln1 + oC, N * C);
         layernorm_forward(a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN, a->resid2 + oC,
                           w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, N, C, eps);
@@ -346,7 +349,8 @@ void model_backward(Model *m) {
         layernorm_backward(d->resid2 + oC, g->ln2w + (size_t)l * C, g->ln2b + (size_t)l * C, d->ln2 + oC,
                            a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN, a->ln2_rstd + oN, N, C);
         residual_backward(d->fcproj_drop + oC, d->ln1 + oC, d->resid2 + oC, N * C);
-        dropout_backward(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(m, SITE_FFN(l)), N * C);
+        dropout_backward_rows(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(m, SITE_FFN(l)), N, C,
+                              (size_t)C * (BT / N));
         linear_backward(d->fch_act + oI, g->fcprojw + (size_t)l * C * I, g->fcprojb + (size_t)l * C,
                         d->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, N, I, C);
         if (c->activation == ACT_GELU) gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, N * I);
@@ -356,7 +360,8 @@ void model_backward(Model *m) {
         layernorm_backward(d->resid1 + oC, g->ln1w + (size_t)l * C, g->ln1b + (size_t)l * C, d->ln1 + oC,
                            a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN, a->ln1_rstd + oN, N, C);
         residual_backward(d->attproj_drop + oC, dxin, d->resid1 + oC, N * C);
-        dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N * C);
+        dropout_backward_rows(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C,
+                              (size_t)C * (BT / N));
         linear_backward(d->atty + oC, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
                         d->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, N, C, C);
         if (last) {

@@ -195,6 +195,24 @@ static void run_attention_case(int B, int T, int C, int NH, float p, int threads
     attention_backward_reference(d0, dout, qkv, att0, p, 99, B, T, C, NH);
     attention_backward(d1, dout, qkv, att0, p, 99, B, T, C, NH);
     assert_close(d1, d0, n_qkv, 1e-5, 1e-4, "attention dqkv");
+
+    // the first query only (the last block of a classifier): row t = 0 of the full computation, same masks
+    float *outq = rand_array((size_t)B * C), *attq = rand_array((size_t)B * NH * T);
+    attention_forward_first_query(outq, attq, qkv, mask, p, 99, B, T, C, NH);
+    for (int b = 0; b < B; b++) {
+        ck_assert_msg(memcmp(outq + (size_t)b * C, out1 + (size_t)b * T * C, sizeof(float) * C) == 0,
+                      "first-query out row %d differs from attention_forward's token 0", b);
+        for (int h = 0; h < NH; h++)
+            ck_assert(memcmp(attq + ((size_t)b * NH + h) * T, att1 + ((size_t)b * NH + h) * T * T, sizeof(float) * T) == 0);
+    }
+    // backward with a gradient on token 0 only = the full backward with zero gradient elsewhere
+    float *dout0 = calloc(n_out, sizeof(float)), *doutq = rand_array((size_t)B * C);
+    for (int b = 0; b < B; b++) memcpy(dout0 + (size_t)b * T * C, doutq + (size_t)b * C, sizeof(float) * C);
+    float *d2 = rand_array(n_qkv), *d3 = copy_array(d2, n_qkv);
+    attention_backward(d2, dout0, qkv, att1, p, 99, B, T, C, NH);
+    attention_backward_first_query(d3, doutq, qkv, attq, p, 99, B, T, C, NH);
+    assert_close(d3, d2, n_qkv, 1e-7, 1e-6, "first-query attention dqkv");
+    free(outq); free(attq); free(dout0); free(doutq); free(d2); free(d3);
     free(qkv); free(dout); free(mask); free(out0); free(out1); free(att0); free(att1); free(d0); free(d1);
 }
 
@@ -263,6 +281,20 @@ START_TEST(test_dropout_masks) {
             ck_assert_msg(dx[i] == want, "dropout_backward element %d: %g vs %g", i, dx[i], want);
         }
     }
+    // rows: the token-0 rows of a (B,T,C) tensor, compact, draw that tensor's masks there
+    int B = 7, T = 13, C = 40;
+    float *xr = malloc(sizeof(float) * B * C), *yr = malloc(sizeof(float) * B * C), *dr = calloc((size_t)B * C, sizeof(float));
+    for (int b = 0; b < B; b++) memcpy(xr + b * C, x + (size_t)b * T * C, sizeof(float) * C);
+    dropout_forward(y, x, p, 777, B * T * C);
+    dropout_forward_rows(yr, xr, p, 777, B, C, (size_t)T * C);
+    memset(dx, 0, sizeof(float) * B * T * C);
+    dropout_backward(dx, x, p, 777, B * T * C);
+    dropout_backward_rows(dr, xr, p, 777, B, C, (size_t)T * C);
+    for (int b = 0; b < B; b++) {
+        ck_assert(memcmp(yr + b * C, y + (size_t)b * T * C, sizeof(float) * C) == 0);
+        ck_assert(memcmp(dr + b * C, dx + (size_t)b * T * C, sizeof(float) * C) == 0);
+    }
+    free(xr); free(yr); free(dr);
     free(x); free(y); free(dx); free(dx0);
 }
 END_TEST

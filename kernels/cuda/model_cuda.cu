@@ -38,6 +38,7 @@ static void activation_sizes(const ModelCuda *g, int B, int T, size_t s[NUM_ACTI
         L * BT * C, L * BT * C, L * BT, L * BT,
         L * BT * I, L * BT * I, L * BT * C, L * BT * C,
         L * BT * C, L * BT * C, L * BT, L * BT,
+        (size_t)B * C,                                   // x_cls (unused here: the GPU runs the full last block)
         (size_t)B * C, (size_t)B * C,
         (size_t)B * C, (size_t)B * C, (size_t)B * C,
         (size_t)B * NL, (size_t)B * NL, (size_t)B,
