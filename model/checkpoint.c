@@ -75,6 +75,10 @@ int checkpoint_load(Model *m, const char *dir, int num_labels, const char *const
 
     safetensors_set set;
     if (safetensors_set_open_dir(&set, dir, err, errlen) != 0) { model_free(m); return -1; }
+    // HF-style initialisation of the head tensors first; what the checkpoint holds then overwrites it,
+    // so a base checkpoint's pretrained parts of the head (BERT's pooler) are kept, and the draws of
+    // the missing ones do not depend on which others are present
+    model_init_weights(m, head_seed, 1);
     char missing_head[256] = "";
     int n_missing_head = 0;
     for (int i = 0; i < m->n_entries; i++) {
@@ -109,12 +113,8 @@ int checkpoint_load(Model *m, const char *dir, int num_labels, const char *const
             }
         }
     }
-    if (n_missing_head) {
-        model_init_weights(m, head_seed, 1);
-        if (notice)
-            snprintf(notice, noticelen, "%s: initialised new head tensors (not in the checkpoint): %s",
-                     dir, missing_head);
-    }
+    if (n_missing_head && notice)
+        snprintf(notice, noticelen, "%s: initialised new head tensors (not in the checkpoint): %s", dir, missing_head);
     safetensors_set_close(&set);
     return 0;
 fail:

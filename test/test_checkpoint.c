@@ -175,6 +175,58 @@ START_TEST(test_base_checkpoint_variants) {
 }
 END_TEST
 
+// Regression (found by dev/trajectory_parity.sh): a BERT base checkpoint with a pretrained pooler
+// and no classifier kept neither: every head tensor was re-initialised once one was missing.
+START_TEST(test_bert_base_keeps_pooler) {
+    make_tmp_root();
+    char err[512], notice[512], dir[512], path[600];
+    new_dir(dir, sizeof dir, "bert-base");
+    char *text; size_t len;
+    ck_assert(read_file("test/fixtures/bert-tiny/config.json", &text, &len, err, sizeof err) == 0);
+    write_text(dir, "config.json", text);
+    free(text);
+    safetensors_file f;
+    ck_assert_msg(safetensors_open(&f, "test/fixtures/bert-tiny/model.safetensors", err, sizeof err) == 0, "%s", err);
+    st_write_tensor *out = calloc((size_t)f.n_tensors, sizeof *out);
+    float **data = calloc((size_t)f.n_tensors, sizeof(float *));
+    float *pooler = NULL;
+    size_t pooler_n = 0;
+    int n = 0;
+    for (int i = 0; i < f.n_tensors; i++) {
+        const st_tensor *t = &f.tensors[i];
+        if (strncmp(t->name, "classifier.", 11) == 0) continue;
+        data[n] = malloc(sizeof(float) * (t->numel ? t->numel : 1));
+        ck_assert(safetensors_read_f32(&f, t, data[n], t->numel, err, sizeof err) == 0);
+        if (strcmp(t->name, "bert.pooler.dense.weight") == 0) pooler = data[n], pooler_n = t->numel;
+        out[n] = (st_write_tensor){.name = t->name, .ndim = t->ndim, .data = data[n]};
+        memcpy(out[n].shape, t->shape, sizeof t->shape);
+        n++;
+    }
+    ck_assert_ptr_nonnull(pooler);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ck_assert_msg(safetensors_write(path, out, n, err, sizeof err) == 0, "%s", err);
+
+    Model m;
+    ck_assert_msg(checkpoint_load(&m, dir, 3, NULL, 7, notice, sizeof notice, err, sizeof err) == 0, "%s", err);
+    const ParamEntry *pw = model_find_param(&m, "bert.pooler.dense.weight");
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_int_eq(pw->numel, pooler_n);
+    ck_assert_msg(memcmp(m.params_memory + pw->offset, pooler, sizeof(float) * pooler_n) == 0,
+                  "the checkpoint's pretrained pooler was replaced by an initialisation");
+    ck_assert_ptr_nonnull(strstr(notice, "classifier.weight"));
+    ck_assert_ptr_null(strstr(notice, "pooler"));
+    const ParamEntry *cw = model_find_param(&m, "classifier.weight");
+    int nonzero = 0;
+    for (size_t i = 0; i < cw->numel; i++) nonzero += m.params_memory[cw->offset + i] != 0;
+    ck_assert_int_gt(nonzero, (int)cw->numel / 2);  // the new classifier is initialised
+    model_free(&m);
+    for (int i = 0; i < n; i++) free(data[i]);
+    free(out); free(data);
+    safetensors_close(&f);
+    remove_tree(tmp_root);
+}
+END_TEST
+
 // load must fail with a message containing `expect`
 static void expect_load_error(const char *dir, const char *expect) {
     Model m;
@@ -304,6 +356,7 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_base_checkpoint_variants);
+    tcase_add_test(tc, test_bert_base_keeps_pooler);
     tcase_add_test(tc, test_bad_checkpoints);
     tcase_add_test(tc, test_save_failure_leaves_nothing);
     tcase_add_test(tc, test_lr_schedule);
