@@ -6,6 +6,9 @@
 # Usage: dev/accuracy_parity.sh [OUT]        (default runs/parity)
 # Env:   SEEDS="1 2 3"  N_TRAIN=8000  N_VALID=500  MAX_LENGTH=64  EPOCHS=2  BATCH=16  LR=5e-5  THREADS=2
 #        PYTHON=~/venv/bin/python (torch + transformers)
+#        TORCH_FROM=DIR (optional): reuse DIR/torch-seedN instead of rerunning PyTorch for seed N, but only when
+#        DIR/ours-seedN/split.json is byte-identical to this run's split.json (PyTorch depends on our build only
+#        through that file); otherwise PyTorch is run as usual. Same other settings assumed (not checked).
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/parity}
@@ -28,6 +31,11 @@ for seed in $SEEDS; do
     mv "$OUT.ours-seed$seed.rss" "$ours/peak_rss_kb"
     ./infer --model "$ours/best" --eval --data "$SHARED/data/sst2/dev.tsv" --output-dir "$ours/sst2-dev" \
         --threads "$THREADS"
+    if [ -n "${TORCH_FROM:-}" ] && [ -f "$TORCH_FROM/torch-seed$seed/metrics.json" ] \
+        && cmp -s "$TORCH_FROM/ours-seed$seed/split.json" "$ours/split.json"; then
+        echo "seed $seed: split.json identical to $TORCH_FROM; reusing $TORCH_FROM/torch-seed$seed"
+        rm -rf "$torch_out"; cp -r "$TORCH_FROM/torch-seed$seed" "$torch_out"; continue
+    fi
     "$PYTHON" dev/finetune_torch.py --model "$MODEL" --data "$SHARED/data/sst2/train.tsv" --split "$ours/split.json" \
         --eval-data "$SHARED/data/sst2/dev.tsv" --output-dir "$torch_out" --max-length "$MAX_LENGTH" \
         --epochs "$EPOCHS" --batch-size "$BATCH" --lr "$LR" --seed "$seed" --threads "$THREADS"
