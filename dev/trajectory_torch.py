@@ -35,18 +35,9 @@ import sys
 
 
 def read_tsv(path):
-    texts, labels = [], []
-    with open(path, encoding="utf-8", newline="\n") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        ti, li = header.index("sentence"), header.index("label")
-        for line in f:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            cols = line.split("\t")
-            texts.append(cols[ti])
-            labels.append(int(cols[li]))
-    return texts, labels
+    # dev/finetune_torch.py's reader (imported here, not at the top: it imports torch)
+    from finetune_torch import read_tsv as finetune_read_tsv
+    return finetune_read_tsv(path)
 
 
 def cmd_init(a):
