@@ -2,6 +2,8 @@
 // eval mode (or p = 0): identity. Backward multiplies by the same keep / (1 - p). The mask is
 // regenerated from (seed, index) by dropout_keep (dropout.h), never stored. Each element depends only
 // on its index, so the loops split over threads with the same result.
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "kernels/dropout.h"
 
@@ -38,36 +40,30 @@ static void dropout_span_backward(real *dinp, const real *dout, real p, uint64_t
     for (int i = i0; i < n; i++) dinp[i] += dropout_keep(seed, base + i, p) ? dout[i] * scale : 0;
 }
 
-void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
-    if (p <= 0) {
-        for (int i = 0; i < N; i++) out[i] = inp[i];
-        return;
-    }
-    dropout_span_forward(out, inp, p, seed, 0, N);
-}
-
-void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N) {
-    if (p <= 0) {
-        for (int i = 0; i < N; i++) dinp[i] += dout[i];
-        return;
-    }
-    dropout_span_backward(dinp, dout, p, seed, 0, N);
-}
-
+// rows of C elements; row r draws the masks of indices r * index_stride + c (one row: the plain dropout)
 void dropout_forward_rows(real *out, const real *inp, real p, uint64_t seed, int rows, int C, size_t index_stride) {
-    if (p <= 0) {
-        dropout_forward(out, inp, p, seed, rows * C);
-        return;
+    for (int r = 0; r < rows; r++) {
+        real *o = out + (size_t)r * C;
+        const real *x = inp + (size_t)r * C;
+        if (p <= 0) memcpy(o, x, sizeof(real) * C);
+        else dropout_span_forward(o, x, p, seed, (uint64_t)r * index_stride, C);
     }
-    for (int r = 0; r < rows; r++)
-        dropout_span_forward(out + (size_t)r * C, inp + (size_t)r * C, p, seed, (uint64_t)r * index_stride, C);
 }
 
 void dropout_backward_rows(real *dinp, const real *dout, real p, uint64_t seed, int rows, int C, size_t index_stride) {
-    if (p <= 0) {
-        dropout_backward(dinp, dout, p, seed, rows * C);
-        return;
+    for (int r = 0; r < rows; r++) {
+        real *dx = dinp + (size_t)r * C;
+        const real *dy = dout + (size_t)r * C;
+        if (p <= 0)
+            for (int i = 0; i < C; i++) dx[i] += dy[i];
+        else dropout_span_backward(dx, dy, p, seed, (uint64_t)r * index_stride, C);
     }
-    for (int r = 0; r < rows; r++)
-        dropout_span_backward(dinp + (size_t)r * C, dout + (size_t)r * C, p, seed, (uint64_t)r * index_stride, C);
+}
+
+void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N) {
+    dropout_forward_rows(out, inp, p, seed, 1, N, 0);
+}
+
+void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N) {
+    dropout_backward_rows(dinp, dout, p, seed, 1, N, 0);
 }

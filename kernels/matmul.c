@@ -336,17 +336,22 @@ static Gemm gemm_setup(float *C, int ldc, const float *A, ptrdiff_t rsa, ptrdiff
     return g;
 }
 
+// the whole product on the calling thread (B packed first unless prepacked)
+static void gemm_serial(const Gemm *g) {
+    pack_b_range(g, 0, ((g->K + KC - 1) / KC) * g->nslivers);
+    gemm_block(g, 0, g->M, 0, g->nslivers);
+}
+
 void matmul_serial(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
                    ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
     if (M <= 0 || N <= 0) return;
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
     if (K <= 0) { gemm_empty(&g); return; }
     g.bpack = pack_buffer(&tl_bpack, (size_t)K * g.nslivers * NR);
-    pack_b_range(&g, 0, ((K + KC - 1) / KC) * g.nslivers);
-    gemm_block(&g, 0, M, 0, g.nslivers);
+    gemm_serial(&g);
 }
 
-static void gemm_run(Gemm *g);
+static void gemm_run(const Gemm *g);
 
 void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
             ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
@@ -386,7 +391,7 @@ void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
 }
 
 // run a set-up product with its B buffer (to fill, or prepacked): on the OpenMP threads unless small
-static void gemm_run(Gemm *g0) {
+static void gemm_run(const Gemm *g0) {
     const Gemm g = *g0;
     int M = g.M, K = g.K;
     int nt = 1;
@@ -395,8 +400,7 @@ static void gemm_run(Gemm *g0) {
 #endif
     int nq = (K + KC - 1) / KC, npairs = nq * g.nslivers;
     if (nt == 1 || (double)M * g.N * K < 1 << 18) {  // small products: threads cost more than they save
-        pack_b_range(&g, 0, npairs);
-        gemm_block(&g, 0, M, 0, g.nslivers);
+        gemm_serial(&g);
         return;
     }
     // Many rows (training: batch x tokens): split the rows; all threads share B, packed cooperatively.
