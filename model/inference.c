@@ -13,11 +13,13 @@
 #include <string.h>
 
 void inference_free(Inference *inf) {
-    PackedB *per_layer[] = {inf->wq, inf->wkv, inf->wo, inf->w1, inf->w2};
-    for (int k = 0; k < 5; k++) {
+    PackedB *per_layer[] = {inf->wqkv, inf->wo, inf->w1, inf->w2};
+    for (int k = 0; k < 4; k++) {
         for (int l = 0; per_layer[k] && l < inf->n_layers; l++) matmul_pack_free(&per_layer[k][l]);
         free(per_layer[k]);
     }
+    matmul_pack_free(&inf->wq_last);
+    matmul_pack_free(&inf->wkv_last);
     matmul_pack_free(&inf->wpre);
     matmul_pack_free(&inf->wcls);
     free(inf->memory);
@@ -30,13 +32,15 @@ static int pack_weights(Inference *inf, const Model *m) {
     const ModelConfig *c = &m->config;
     const ParameterTensors *w = &m->params;
     int C = c->dim, I = c->hidden_dim, L = c->n_layers;
-    PackedB **per_layer[] = {&inf->wq, &inf->wkv, &inf->wo, &inf->w1, &inf->w2};
-    for (int k = 0; k < 5; k++)
+    PackedB **per_layer[] = {&inf->wqkv, &inf->wo, &inf->w1, &inf->w2};
+    for (int k = 0; k < 4; k++)
         if (!(*per_layer[k] = calloc((size_t)L, sizeof(PackedB)))) return -1;
     for (int l = 0; l < L; l++) {
         const real *qkvw = w->qkvw + (size_t)l * 3 * C * C;
-        if (linear_pack(&inf->wq[l], qkvw, C, C) || linear_pack(&inf->wkv[l], qkvw + (size_t)C * C, C, 2 * C) ||
-            linear_pack(&inf->wo[l], w->attprojw + (size_t)l * C * C, C, C) ||
+        int qkv_failed = l < L - 1 ? linear_pack(&inf->wqkv[l], qkvw, C, 3 * C)
+                                   : linear_pack(&inf->wq_last, qkvw, C, C) ||
+                                         linear_pack(&inf->wkv_last, qkvw + (size_t)C * C, C, 2 * C);
+        if (qkv_failed || linear_pack(&inf->wo[l], w->attprojw + (size_t)l * C * C, C, C) ||
             linear_pack(&inf->w1[l], w->fcw + (size_t)l * I * C, C, I) ||
             linear_pack(&inf->w2[l], w->fcprojw + (size_t)l * C * I, I, C))
             return -1;
@@ -89,12 +93,16 @@ static void block_forward(Inference *inf, const Model *m, const int *key_mask, i
     real *xin = last ? inf->cls : inf->x;
     const real *qkvb = w->qkvb + (size_t)l * 3 * C;
 
-    // K|V of every token into columns C..3C of qkv; Q of the N rows into columns 0..C (last block:
-    // at t = 0 of each batch row, i.e. rows T·3C apart)
-    linear_forward_packed(inf->qkv + C, 3 * C, inf->x, &inf->wkv[l], qkvb + C, B * T);
-    linear_forward_packed(inf->qkv, last ? T * 3 * C : 3 * C, xin, &inf->wq[l], qkvb, N);
-    if (last) attention_forward_first_query(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
-    else attention_forward(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
+    if (last) {
+        // K|V of every token into columns C..3C of qkv; Q of token 0 into columns 0..C at t = 0 of
+        // each batch row (rows T·3C apart)
+        linear_forward_packed(inf->qkv + C, 3 * C, inf->x, &inf->wkv_last, qkvb + C, B * T);
+        linear_forward_packed(inf->qkv, T * 3 * C, xin, &inf->wq_last, qkvb, B);
+        attention_forward_first_query(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
+    } else {
+        linear_forward_packed(inf->qkv, 3 * C, inf->x, &inf->wqkv[l], qkvb, B * T);
+        attention_forward(inf->atty, NULL, inf->qkv, key_mask, 0, 0, B, T, C, NH);
+    }
 
     // ln1 = LayerNorm(out_lin(atty) + xin)
     linear_forward_packed(inf->sum, C, inf->atty, &inf->wo[l], w->attprojb + (size_t)l * C, N);

@@ -15,9 +15,10 @@
 
 typedef struct {
     int max_B, max_T, n_layers;
-    // the weights, packed: per layer Q (C,C), K|V (2C,C), out_lin (C,C), lin1 (I,C), lin2 (C,I); the head
-    PackedB *wq, *wkv, *wo, *w1, *w2;
-    PackedB wpre, wcls;
+    // the weights, packed: per layer Q|K|V (3C,C) (all but the last), out_lin (C,C), lin1 (I,C),
+    // lin2 (C,I); the last layer's Q (C,C) and K|V (2C,C) apart (Q runs on token 0 only); the head
+    PackedB *wqkv, *wo, *w1, *w2;
+    PackedB wq_last, wkv_last, wpre, wcls;
     real *memory;         // all the buffers below
     real *x;              // (B,T,C)  the block input, replaced by the block output
     real *qkv;            // (B,T,3C)
