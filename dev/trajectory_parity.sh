@@ -7,7 +7,9 @@
 #     with torch (torch.manual_seed(SEED)) and saves a BertForSequenceClassification with save_pretrained;
 #     ./train loads that directory and keeps the head (it initialises only head tensors that are missing);
 #   - dropout off: that config.json has hidden_dropout_prob = attention_probs_dropout_prob = 0 and
-#     classifier_dropout null (both sides then use the hidden dropout, 0);
+#     classifier_dropout null (both sides then use the hidden dropout, 0); or, with DROPOUT=1, the
+#     checkpoint's dropout (0.1 everywhere) on both sides with the same masks: PyTorch's dropout is replaced
+#     by ./train's counter-based masks (dev/trajectory_torch.py install_our_dropout);
 #   - the same rows (PyTorch reads the split.json ./train wrote) and the same batch order (./train's own
 #     per-epoch PCG32 shuffle, printed by dev/print_batch_order.c linked against build/libenc.a);
 #   - the same hyperparameters: AdamW lr LR, wd 0.01 on every parameter, betas (0.9, 0.999), eps 1e-8,
@@ -22,7 +24,7 @@
 # The report goes to stdout and OUT/report.md.
 #
 # Usage: dev/trajectory_parity.sh [OUT]          (default runs/trajectory; a few minutes on 2 busy cores)
-# Env:   N_TRAIN=500 N_VALID=128 EPOCHS=2 BATCH=16 MAX_LENGTH=64 LR=5e-5 SEED=1 THREADS=2 EVERY=5
+# Env:   N_TRAIN=500 N_VALID=128 EPOCHS=2 BATCH=16 MAX_LENGTH=64 LR=5e-5 SEED=1 THREADS=2 EVERY=5 DROPOUT=0
 #        PYTHON=~/venv/bin/python (torch + transformers + safetensors)  SHARED=../shared
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,6 +32,9 @@ OUT=${1:-runs/trajectory}
 SHARED=${SHARED:-../shared}
 N_TRAIN=${N_TRAIN:-500}; N_VALID=${N_VALID:-128}; EPOCHS=${EPOCHS:-2}; BATCH=${BATCH:-16}
 MAX_LENGTH=${MAX_LENGTH:-64}; LR=${LR:-5e-5}; SEED=${SEED:-1}; THREADS=${THREADS:-2}; EVERY=${EVERY:-5}
+DROPOUT=${DROPOUT:-0}
+if [ "$DROPOUT" = 1 ]; then INIT_DROPOUT=--keep-dropout; TORCH_DROPOUT="--our-dropout-seed $SEED"
+else INIT_DROPOUT=; TORCH_DROPOUT=; fi
 PYTHON=${PYTHON:-$HOME/venv/bin/python}
 MODEL=models/all-MiniLM-L6-v2
 DATA=$SHARED/data/sst2/train.tsv
@@ -41,8 +46,8 @@ cc -O2 -std=c11 -fopenmp -I. $(pkg-config --cflags libcjson) dev/print_batch_ord
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# 1. the common starting point (pretrained encoder + a torch-drawn head, dropout 0)
-"$PYTHON" dev/trajectory_torch.py init --model "$MODEL" --out "$OUT/init" --seed "$SEED"
+# 1. the common starting point (pretrained encoder + a torch-drawn head, dropout 0 unless DROPOUT=1)
+"$PYTHON" dev/trajectory_torch.py init --model "$MODEL" --out "$OUT/init" --seed "$SEED" $INIT_DROPOUT
 
 # 2. ours: ./train from that directory (it writes the split, the per-step losses, the final state)
 N=$((N_TRAIN + N_VALID))
@@ -62,7 +67,7 @@ python3 -c "import json,sys; print(' '.join(map(str, json.load(open(sys.argv[1])
 ./tokenize --tokenizer "$OUT/init" --max-length "$MAX_LENGTH" < "$OUT/texts.jsonl" > "$OUT/our_ids.jsonl"
 "$PYTHON" dev/trajectory_torch.py train --init "$OUT/init" --data "$DATA" --split "$OUT/ours/split.json" \
     --order "$OUT/order.txt" --our-ids "$OUT/our_ids.jsonl" --out "$OUT/torch" --max-length "$MAX_LENGTH" \
-    --batch-size "$BATCH" --lr "$LR" --threads "$THREADS"
+    --batch-size "$BATCH" --lr "$LR" --threads "$THREADS" $TORCH_DROPOUT
 
 # 4. the comparison
 "$PYTHON" dev/trajectory_torch.py compare --ours "$OUT/ours" --torch "$OUT/torch" --init "$OUT/init" \

@@ -2,11 +2,11 @@
 """PyTorch side and comparison of the trajectory-parity experiment (dev-only; run by dev/trajectory_parity.sh).
 
 Subcommands:
-  init    --model DIR --out DIR --seed S
+  init    --model DIR --out DIR --seed S [--keep-dropout]
           BertForSequenceClassification (2 labels) from DIR with the classifier head drawn by torch after
           torch.manual_seed(S), dropout off (hidden_dropout_prob = attention_probs_dropout_prob = 0,
-          classifier_dropout null -> the hidden dropout, 0 on both sides), saved with save_pretrained
-          (+ tokenizer files): the one starting point both implementations load.
+          classifier_dropout null -> the hidden dropout, 0 on both sides) unless --keep-dropout, saved with
+          save_pretrained (+ tokenizer files): the one starting point both implementations load.
   texts   --data TSV --split split.json --out texts.jsonl
           the train+validation texts as JSON lines (for our ./tokenize).
   train   --init DIR --data TSV --split split.json --order order.txt --out DIR [--our-ids ids.jsonl] ...
@@ -14,7 +14,8 @@ Subcommands:
           schedule as ./train / dev/finetune_torch.py (AdamW one group, decay on every parameter, linear
           warmup int(ratio*total) then linear decay, clip 1.0); log per step loss, lr and the gradient
           norm before clipping (steps.json); validation loss after each epoch; final weights and AdamW
-          moments (final.safetensors).
+          moments (final.safetensors). With --our-dropout-seed S every dropout draws ./train --seed S's
+          masks (install_our_dropout), so the run with dropout on is the same computation as ours too.
   compare --ours OUT_OURS --torch OUT_TORCH [--every N] [--md FILE]
           per-step loss table, max relative loss difference, validation losses, final weights and
           moments max abs differences (ours: OUT_OURS/resume/{trainer_state.json,model.safetensors,
@@ -44,15 +45,71 @@ def cmd_init(a):
     import torch
     from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
     cfg = AutoConfig.from_pretrained(a.model, num_labels=2)
-    cfg.hidden_dropout_prob = 0.0
-    cfg.attention_probs_dropout_prob = 0.0
+    if not a.keep_dropout:
+        cfg.hidden_dropout_prob = 0.0
+        cfg.attention_probs_dropout_prob = 0.0
     cfg.classifier_dropout = None
     torch.manual_seed(a.seed)
     model = BertForSequenceClassification.from_pretrained(a.model, config=cfg)
     model.save_pretrained(a.out, safe_serialization=True)
     AutoTokenizer.from_pretrained(a.model).save_pretrained(a.out)
     w = model.classifier.weight
-    print(f"init: {a.out}: classifier.weight {tuple(w.shape)} std {w.std().item():.5f}, dropout 0")
+    print(f"init: {a.out}: classifier.weight {tuple(w.shape)} std {w.std().item():.5f}, dropout "
+          f"{cfg.hidden_dropout_prob} (attention {cfg.attention_probs_dropout_prob})")
+
+# ./train's dropout masks (kernels/dropout.h), drawn in torch: keep(seed, i) = (splitmix64(seed, i) >> 40) / 2^24 >= p,
+# site seed = hash(hash(--seed, step), site). int64 arithmetic wraps like uint64; ">>" is made logical by a mask.
+MASK64 = (1 << 64) - 1
+GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def splitmix(seed, i):  # dropout_hash on Python ints
+    z = (seed + (i + 1) * GOLDEN) & MASK64
+    z = ((z ^ (z >> 30)) * MIX1) & MASK64
+    z = ((z ^ (z >> 27)) * MIX2) & MASK64
+    return z ^ (z >> 31)
+
+
+def keep_mask(site_seed, n, p):
+    """dropout_keep(site_seed, i, p) for i = 0..n-1 as a bool tensor"""
+    import torch
+
+    def signed(c):
+        return c - (1 << 64) if c >= 1 << 63 else c
+
+    def shr(z, s):
+        return (z >> s) & ((1 << (64 - s)) - 1)
+
+    z = torch.arange(1, n + 1, dtype=torch.int64) * signed(GOLDEN) + signed(site_seed)
+    z = (z ^ shr(z, 30)) * signed(MIX1)
+    z = (z ^ shr(z, 27)) * signed(MIX2)
+    z = z ^ shr(z, 31)
+    return shr(z, 40) >= math.ceil(p * 16777216.0)
+
+
+def install_our_dropout(seed, n_layers):
+    """Replace torch.nn.functional.dropout (nn.Dropout and BERT's eager attention call it) by ./train's masks.
+    A training forward of BertForSequenceClassification calls it 3 L + 2 times, in the order of our sites
+    (model/model.c): embeddings 0; layer l: attention probabilities 1+3l, attention output 2+3l, FFN output
+    3+3l; then the classifier's input dropout, our site 3L+2 (3L+1 is RoBERTa's head-input dropout).
+    Returns the state to set before each forward: state["step"] = ./train's forward_count (1, 2, ...)."""
+    import torch
+    import torch.nn.functional as F
+    plain = F.dropout
+    state = {"step": 0, "calls": 0}
+
+    def our_dropout(input, p=0.5, training=True, inplace=False):
+        if not training or p == 0:
+            return plain(input, p, training, inplace)
+        k = state["calls"]
+        state["calls"] += 1
+        site = k if k <= 3 * n_layers else k + 1
+        keep = keep_mask(splitmix(splitmix(seed, state["step"]), site), input.numel(), p).view(input.shape)
+        scale = torch.tensor(1.0 / (1.0 - p), dtype=input.dtype)  # ours: (real)(1 / (1 - p))
+        return torch.where(keep, input * scale, torch.zeros((), dtype=input.dtype))
+
+    torch.nn.functional.dropout = our_dropout
+    return state
 
 
 def cmd_texts(a):
@@ -99,7 +156,9 @@ def cmd_train(a):
 
     model = BertForSequenceClassification.from_pretrained(a.init, attn_implementation="eager")
     model.train()
-    assert model.config.hidden_dropout_prob == 0 and model.config.attention_probs_dropout_prob == 0
+    dropout_on = model.config.hidden_dropout_prob > 0 or model.config.attention_probs_dropout_prob > 0
+    assert not dropout_on or a.our_dropout_seed is not None, "dropout on needs --our-dropout-seed"
+    drop = install_our_dropout(a.our_dropout_seed, model.config.num_hidden_layers) if dropout_on else None
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     steps_per_epoch = math.ceil(len(train_rows) / a.batch_size)
     total = steps_per_epoch * epochs
@@ -111,7 +170,10 @@ def cmd_train(a):
         enc = encode(rows)
         y = torch.tensor([labels[i] for i in rows])
         opt.zero_grad()
+        if drop:
+            drop["step"], drop["calls"] = step, 0
         out = model(**enc, labels=y)
+        assert not drop or drop["calls"] == 3 * model.config.num_hidden_layers + 2, drop
         out.loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
         lr = opt.param_groups[0]["lr"]
@@ -274,13 +336,13 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("init")
     p.add_argument("--model", required=True); p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1); p.add_argument("--keep-dropout", action="store_true")
     p = sub.add_parser("texts")
     p.add_argument("--data", required=True); p.add_argument("--split", required=True); p.add_argument("--out", required=True)
     p = sub.add_parser("train")
     for k in ("--init", "--data", "--split", "--order", "--out"):
         p.add_argument(k, required=True)
-    p.add_argument("--our-ids")
+    p.add_argument("--our-ids"); p.add_argument("--our-dropout-seed", type=int)
     p.add_argument("--max-length", type=int, default=64); p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--eval-batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-5); p.add_argument("--weight-decay", type=float, default=0.01)
