@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Summarise dev/accuracy_parity.sh runs: per seed and mean (± std) of accuracy, F1, log loss on SST-2 dev,
-training wall time, examples/s and peak memory, ours vs PyTorch. Usage: dev/accuracy_table.py runs/parity"""
+training wall time, examples/s and peak memory, ours vs PyTorch; then the paired differences (same split per
+seed on both sides) with their standard error and 95 % interval.
+Usage: dev/accuracy_table.py runs/parity [runs/parity-more ...]   (several folders: their seeds pooled)"""
 import glob
 import json
 import os
@@ -23,14 +25,36 @@ def torch_side(d):
     return {k: m[k] for k in ["accuracy", "f1", "log_loss", "examples_per_s", "train_seconds", "peak_rss_mb"]}
 
 
+# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def paired(name, diffs, scale, unit):
+    """mean of the per-seed differences ours − PyTorch, its standard error and 95 % interval"""
+    n = len(diffs)
+    mean = statistics.mean(diffs)
+    cells = ", ".join(f"{scale * d:+.{2 if scale > 1 else 4}f}" for d in diffs)
+    if n < 2:
+        return f"{name}, ours − PyTorch per seed: {cells}"
+    se = statistics.stdev(diffs) / n ** 0.5
+    q = T975[n - 2] if n - 1 <= len(T975) else 1.96
+    positive = sum(d > 0 for d in diffs)
+    return (f"{name}, ours − PyTorch per seed: {cells}\n  mean {scale * mean:+.{2 if scale > 1 else 4}f}{unit}, "
+            f"standard error {scale * se:.{2 if scale > 1 else 4}f}, t = {mean / se if se else float('inf'):.2f} "
+            f"({n - 1} df), 95 % interval {scale * (mean - q * se):+.{2 if scale > 1 else 4}f} to "
+            f"{scale * (mean + q * se):+.{2 if scale > 1 else 4}f}; ours higher on {positive} of {n} seeds")
+
+
 def main():
-    out = sys.argv[1]
     rows = []
-    for d in sorted(glob.glob(os.path.join(out, "ours-seed*"))):
-        seed = d.rsplit("seed", 1)[1]
-        t = os.path.join(out, f"torch-seed{seed}")
-        if os.path.exists(os.path.join(t, "metrics.json")) and os.path.exists(os.path.join(d, "sst2-dev")):
-            rows.append((seed, ours(d), torch_side(t)))
+    for out in sys.argv[1:]:
+        for d in sorted(glob.glob(os.path.join(out, "ours-seed*"))):
+            seed = d.rsplit("seed", 1)[1]
+            t = os.path.join(out, f"torch-seed{seed}")
+            if os.path.exists(os.path.join(t, "metrics.json")) and os.path.exists(os.path.join(d, "sst2-dev")):
+                rows.append((seed, ours(d), torch_side(t)))
+    rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else r[0])
     keys = ["accuracy", "f1", "log_loss", "train_seconds", "examples_per_s", "peak_rss_mb"]
     print("| seed | impl | " + " | ".join(keys) + " |")
     print("|---|---|" + "---:|" * len(keys))
@@ -48,6 +72,8 @@ def main():
     if rows:
         gap = 100 * (statistics.mean(r[1]["accuracy"] for r in rows) - statistics.mean(r[2]["accuracy"] for r in rows))
         print(f"\nmean accuracy, ours − PyTorch: {gap:+.2f} points over {len(rows)} seeds (target: within ±0.5)")
+        print(paired("accuracy", [r[1]["accuracy"] - r[2]["accuracy"] for r in rows], 100, " points"))
+        print(paired("log loss", [r[1]["log_loss"] - r[2]["log_loss"] for r in rows], 1, ""))
 
 
 if __name__ == "__main__":
