@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarise dev/accuracy_parity.sh runs: per seed and mean (± std) of accuracy, F1, log loss on SST-2 dev,
+"""Summarise dev/accuracy_parity.sh runs: per seed and mean (± std) of accuracy, F1, log loss on the evaluation file,
 training wall time, examples/s and peak memory, ours vs PyTorch; then the paired differences (same split per
 seed on both sides) with their standard error and 95 % interval.
 Usage: dev/accuracy_table.py runs/parity [runs/parity-more ...]   (several folders: their seeds pooled)"""
@@ -10,8 +10,13 @@ import statistics
 import sys
 
 
+def eval_dir(d):
+    """ours' evaluation folder: eval/ (runs before 2026-11-27: sst2-dev/)"""
+    return os.path.join(d, "eval") if os.path.isdir(os.path.join(d, "eval")) else os.path.join(d, "sst2-dev")
+
+
 def ours(d):
-    m = json.load(open(os.path.join(d, "sst2-dev", "metrics.json")))
+    m = json.load(open(os.path.join(eval_dir(d), "metrics.json")))
     hist = json.load(open(os.path.join(d, "history.json")))
     n_train = len(json.load(open(os.path.join(d, "split.json")))["train"])
     eps = statistics.mean(h["examples_per_s"] for h in hist)
@@ -52,7 +57,7 @@ def main():
         for d in sorted(glob.glob(os.path.join(out, "ours-seed*"))):
             seed = d.rsplit("seed", 1)[1]
             t = os.path.join(out, f"torch-seed{seed}")
-            if os.path.exists(os.path.join(t, "metrics.json")) and os.path.exists(os.path.join(d, "sst2-dev")):
+            if os.path.exists(os.path.join(t, "metrics.json")) and os.path.exists(eval_dir(d)):
                 rows.append((seed, ours(d), torch_side(t)))
     rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else r[0])
     keys = ["accuracy", "f1", "log_loss", "train_seconds", "examples_per_s", "peak_rss_mb"]

@@ -12,7 +12,8 @@ Usage (see dev/accuracy_parity.sh):
   ~/venv/bin/python dev/finetune_torch.py --model DIR --data train.tsv --split OUT/split.json \
       --eval-data dev.tsv --output-dir OUT_TORCH [--max-length 64 --epochs 2 --batch-size 16 --lr 5e-5 \
       --weight-decay 0.01 --warmup-ratio 0.1 --max-grad-norm 1.0 --seed 1 --threads 2]
-Data files: TSV with a header whose columns are sentence and label (SST-2 format).
+Data files: TSV with a header whose columns are sentence and label (SST-2 format), or CSV with review/text
+and sentiment/label columns (e.g. the IMDb files of ../shared/data); string labels get ./train's ids.
 """
 import argparse
 import copy
@@ -27,6 +28,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 
 def read_tsv(path):
+    """SST-2 style TSV (header with sentence and label columns, integer labels, no quoting)"""
     texts, labels = [], []
     with open(path, encoding="utf-8", newline="\n") as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -39,6 +41,28 @@ def read_tsv(path):
             texts.append(cols[ti])
             labels.append(int(cols[li]))
     return texts, labels
+
+
+def read_labelled(path, names=None):
+    """texts and label ids of a .tsv (read_tsv) or an RFC-4180 .csv with columns review/text/sentence and
+    sentiment/label. Label ids as ./train maps them (data/dataset.c): integers as they are, else the
+    distinct names sorted bytewise, or the given names (an evaluation file uses the training file's).
+    Returns (texts, ids, names)."""
+    if path.endswith(".tsv"):
+        texts, ids = read_tsv(path)
+        return texts, ids, names
+    import csv
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    ti = next(header.index(c) for c in ("review", "text", "sentence") if c in header)
+    li = next(header.index(c) for c in ("sentiment", "label") if c in header)
+    texts = [r[ti] for r in rows[1:]]
+    raw = [r[li].strip(" \t\r\n") for r in rows[1:]]
+    if names is None and all(x.isdigit() for x in raw):
+        return texts, [int(x) for x in raw], None
+    names = names or sorted(set(raw), key=lambda x: x.encode())
+    return texts, [names.index(x) for x in raw], names
 
 
 def batches(rows, texts, labels, tok, max_length, batch_size, shuffle, generator):
@@ -89,10 +113,10 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
-    texts, labels = read_tsv(a.data)
+    texts, labels, names = read_labelled(a.data)
     split = json.load(open(a.split))
     train_rows, valid_rows = split["train"], split["validation"]
-    eval_texts, eval_labels = read_tsv(a.eval_data)
+    eval_texts, eval_labels, _ = read_labelled(a.eval_data, names)
     tok = AutoTokenizer.from_pretrained(a.model)
     num_labels = max(labels) + 1
     model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=num_labels,
