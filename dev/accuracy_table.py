@@ -37,18 +37,17 @@ T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 
 def paired(name, diffs, scale, unit):
     """mean of the per-seed differences ours − PyTorch, its standard error and 95 % interval"""
-    n = len(diffs)
-    mean = statistics.mean(diffs)
-    cells = ", ".join(f"{scale * d:+.{2 if scale > 1 else 4}f}" for d in diffs)
+    n, mean = len(diffs), statistics.mean(diffs)
+    fmt = f"+.{2 if scale > 1 else 4}f"
+    line = f"{name}, ours − PyTorch per seed: " + ", ".join(f"{scale * d:{fmt}}" for d in diffs)
     if n < 2:
-        return f"{name}, ours − PyTorch per seed: {cells}"
+        return line
     se = statistics.stdev(diffs) / n ** 0.5
     q = T975[n - 2] if n - 1 <= len(T975) else 1.96
-    positive = sum(d > 0 for d in diffs)
-    return (f"{name}, ours − PyTorch per seed: {cells}\n  mean {scale * mean:+.{2 if scale > 1 else 4}f}{unit}, "
-            f"standard error {scale * se:.{2 if scale > 1 else 4}f}, t = {mean / se if se else float('inf'):.2f} "
-            f"({n - 1} df), 95 % interval {scale * (mean - q * se):+.{2 if scale > 1 else 4}f} to "
-            f"{scale * (mean + q * se):+.{2 if scale > 1 else 4}f}; ours higher on {positive} of {n} seeds")
+    lo, hi = scale * (mean - q * se), scale * (mean + q * se)
+    return (f"{line}\n  mean {scale * mean:{fmt}}{unit}, standard error {scale * se:{fmt[1:]}}, "
+            f"t = {mean / se if se else float('inf'):.2f} ({n - 1} df), 95 % interval {lo:{fmt}} to {hi:{fmt}}; "
+            f"ours higher on {sum(d > 0 for d in diffs)} of {n} seeds")
 
 
 def main():

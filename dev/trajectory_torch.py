@@ -59,32 +59,38 @@ def cmd_init(a):
 
 # ./train's dropout masks (kernels/dropout.h), drawn in torch: keep(seed, i) = (splitmix64(seed, i) >> 40) / 2^24 >= p,
 # site seed = hash(hash(--seed, step), site). int64 arithmetic wraps like uint64; ">>" is made logical by a mask.
-MASK64 = (1 << 64) - 1
 GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
-def splitmix(seed, i):  # dropout_hash on Python ints
-    z = (seed + (i + 1) * GOLDEN) & MASK64
-    z = ((z ^ (z >> 30)) * MIX1) & MASK64
-    z = ((z ^ (z >> 27)) * MIX2) & MASK64
-    return z ^ (z >> 31)
+def signed(c):  # a uint64 as the int64 with the same bits
+    return c - (1 << 64) if c >= 1 << 63 else c
 
 
-def keep_mask(site_seed, n, p):
-    """dropout_keep(site_seed, i, p) for i = 0..n-1 as a bool tensor"""
-    import torch
+def shr(z, s):  # logical right shift of an int64 tensor
+    return (z >> s) & ((1 << (64 - s)) - 1)
 
-    def signed(c):
-        return c - (1 << 64) if c >= 1 << 63 else c
 
-    def shr(z, s):
-        return (z >> s) & ((1 << (64 - s)) - 1)
-
-    z = torch.arange(1, n + 1, dtype=torch.int64) * signed(GOLDEN) + signed(site_seed)
+def splitmix(seed, i):
+    """dropout_hash(seed, i) for an int64 tensor of indices i (the results' bits as int64)"""
+    z = (i + 1) * signed(GOLDEN) + signed(seed)
     z = (z ^ shr(z, 30)) * signed(MIX1)
     z = (z ^ shr(z, 27)) * signed(MIX2)
-    z = z ^ shr(z, 31)
-    return shr(z, 40) >= math.ceil(p * 16777216.0)
+    return z ^ shr(z, 31)
+
+
+def site_seed(seed, step, site):
+    """dropout_site_seed(seed, step, site) as a Python int (uint64)"""
+    import torch
+
+    def h(s, i):
+        return int(splitmix(s, torch.tensor([i], dtype=torch.int64))[0]) % (1 << 64)
+    return h(h(seed, step), site)
+
+
+def keep_mask(seed, n, p):
+    """dropout_keep(seed, i, p) for i = 0..n-1 as a bool tensor"""
+    import torch
+    return shr(splitmix(seed, torch.arange(n, dtype=torch.int64)), 40) >= math.ceil(p * 16777216.0)
 
 
 def install_our_dropout(seed, n_layers):
@@ -104,7 +110,7 @@ def install_our_dropout(seed, n_layers):
         k = state["calls"]
         state["calls"] += 1
         site = k if k <= 3 * n_layers else k + 1
-        keep = keep_mask(splitmix(splitmix(seed, state["step"]), site), input.numel(), p).view(input.shape)
+        keep = keep_mask(site_seed(seed, state["step"], site), input.numel(), p).view(input.shape)
         scale = torch.tensor(1.0 / (1.0 - p), dtype=input.dtype)  # ours: (real)(1 / (1 - p))
         return torch.where(keep, input * scale, torch.zeros((), dtype=input.dtype))
 
