@@ -51,7 +51,7 @@ PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
-.PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke
+.PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan
 all: $(PROGRAMS)
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
@@ -172,3 +172,12 @@ clean:
 	rm -rf $(BUILD) $(PROGRAMS)
 
 -include $(LIB_OBJ:.o=.d) $(LIB_OBJ_F64:.o=.d) $(wildcard $(FUZZ_BUILD)/obj/*/*.d)
+
+# The CUDA labs run on the CPU through our emulator (test/cuda_emu, doc/cuda.md "The emulator"): its
+# self-tests, the negative controls it must catch, then every lab version's validation at small sizes.
+# Needs clang (as the fuzzers); no GPU, no CUDA toolkit.
+test-cuda-emu:
+	$(MAKE) -C test/cuda_emu test
+# the same under AddressSanitizer + UndefinedBehaviorSanitizer
+test-cuda-emu-asan:
+	$(MAKE) -C test/cuda_emu test SAN=1
