@@ -35,31 +35,58 @@ __device__ __forceinline__ uint32_t smem_addr(const void *p) {
     return (uint32_t)__cvta_generic_to_shared(p);
 }
 
-// 16-byte async copy global -> shared; src_bytes = 0 zero-fills the destination (tails)
+// 16-byte async copy global -> shared; src_bytes = 0 zero-fills the destination (tails).
+// Under the CPU emulator (test/cuda_emu, CUDA_EMU) each wrapper calls its emulation instead of the asm.
 __device__ __forceinline__ void cp_async16(void *dst, const void *src, bool valid) {
+#if defined(CUDA_EMU)
+    emu::cp_async(smem_addr(dst), src, 16, valid ? 16 : 0, emu::Site{__FILE__, __LINE__});
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
                  :: "r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#endif
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(CUDA_EMU)
+    emu::cp_async_commit(emu::Site{__FILE__, __LINE__});
+#else
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
 template <int N> __device__ __forceinline__ void cp_async_wait() {
+#if defined(CUDA_EMU)
+    emu::cp_async_wait(N, emu::Site{__FILE__, __LINE__});
+#else
     asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
+#endif
 }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p) {
+#if defined(CUDA_EMU)
+    emu::ldmatrix(r, 4, false, smem_addr(p), emu::Site{__FILE__, __LINE__});
+#else
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+#endif
 }
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p) {
+#if defined(CUDA_EMU)
+    emu::ldmatrix(r, 4, true, smem_addr(p), emu::Site{__FILE__, __LINE__});
+#else
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+#endif
 }
 
 // c (16x8 fp32) += a (16x16 bf16, row) · b (16x8 bf16, col)
 __device__ __forceinline__ void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+#if defined(CUDA_EMU)
+    emu::mma_m16n8k16(c, a, b, c, false, emu::Site{__FILE__, __LINE__});
+#else
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
                  "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
 // two floats -> one register of two bf16 (lo = lower column index, as the fragments expect)

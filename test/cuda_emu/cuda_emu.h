@@ -44,7 +44,6 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __constant__ static
@@ -436,7 +435,7 @@ static inline void operator<<(void (*kernel)(P...), emu::BoundLaunch<A...> &&bou
     static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong number of arguments");
     struct Ctx { void (*kernel)(P...); std::tuple<A...> *args; };
     Ctx ctx = {kernel, &bound.args};
-    const void *ptrs[sizeof...(A) + 1];
+    const void *ptrs[sizeof...(A) + 1] = {};
     int n = 0;
     std::apply([&](const A &...a) { (emu::collect_pointer(ptrs, &n, a), ...); }, bound.args);
     emu::launch(bound.cfg, (const void *)kernel,
