@@ -666,6 +666,13 @@ int main(int argc, char **argv) {
         {4, 77, 384, 12, -1, "B4xT77_C384_HS32"},
         {3, 50, 128, 4, 2, "B3xT50_HS32_rowmasked"},
     };
+    // emulated: T = 77 (a full and a partial 64-row tile of queries and of keys) with heads of 64
+    // and of 32, and the fully masked batch row
+    const Case emulated[] = {
+        {2, 77, 128, 2, -1, "B2xT77_C128_HS64"},
+        {2, 77, 64, 2, -1, "B2xT77_C64_HS32"},
+        {3, 50, 128, 4, 2, "B3xT50_HS32_rowmasked"},
+    };
     const Case bench[] = {
         {8, 128, 768, 12, -1, "B8xT128_C768_NH12"},
         {32, 256, 768, 12, -1, "B32xT256_C768_NH12"},
@@ -673,8 +680,10 @@ int main(int argc, char **argv) {
     for (int v = 1; v <= NUM_VERSIONS; v++) {
         if (!lab_want(argc, argv, v)) continue;
         lab_version = v;
-        for (const Case &c : cases) validate_case(v, c);
+        for (const Case &c : lab_cases(cases, emulated)) validate_case(v, c);
     }
+    if (lab_emulated) return lab_exit();
+
     for (const Case &c : bench) {
         size_t nqkv = (size_t)c.B * c.T * 3 * c.C, nout = (size_t)c.B * c.T * c.C, natt = (size_t)c.B * c.NH * c.T * c.T;
         Problem p = problem_alloc(c.B, c.T, c.C, c.NH, true);

@@ -14,7 +14,13 @@
 //      (one line; maxrel is the largest validated error of that version over all sizes, measured as
 //      defined at validate(); floor_us is the roofline time for the benchmarked size: max(bytes /
 //      peak bandwidth, flops / peak flop rate); pct = floor_us / time_us · 100);
-//   3. return lab_exit(): non-zero when any validation failed.
+//   3. return lab_exit(): one summary line per version that ran validations,
+//        VERSION op=<op> version=<n> status=<ok|FAIL> maxrel=<x> checks=<n>
+//      (test/cuda_emu/run_labs.sh collects them), then non-zero when any validation failed.
+// Under the CPU emulator (test/cuda_emu: g++ with CUDA_EMU defined, `make test-cuda-emu`),
+// lab_emulated is true: each lab validates a second, small case list (the same awkward shapes, sizes
+// a CPU can emulate in seconds) and returns lab_exit() before its benchmark; the emulated device is
+// sized as 4 SMs for the grids the labs derive from lab_device.num_sms (see lab_init).
 // Environment: LAB_PEAK_GBPS overrides the bandwidth peak read from the device; LAB_REPS and
 // LAB_WARMUP the repetition counts (defaults 50 and 10).
 #ifndef DEV_CUDA_COMMON_H
@@ -139,6 +145,12 @@ static const Tolerance TOL_BF16 = {8e-3f, 1e-2f};
 static const Tolerance TOL_FP32_SUM = {1e-3f, 1e-1f};
 static const Tolerance TOL_FP32_MEAN = {1e-4f, 1.0f};
 
+#ifdef CUDA_EMU
+static const bool lab_emulated = true;
+#else
+static const bool lab_emulated = false;
+#endif
+
 static int lab_failures = 0;   // validations that failed in this run (lab_exit's status)
 // the version being validated: validate() records its largest error and any failure per version
 #define LAB_MAX_VERSIONS 32
@@ -201,7 +213,13 @@ static inline float validate_scalar(const char *what, float got, double ref, flo
     return (float)rel;
 }
 
+static const char *lab_op = "?";   // the lab's name (lab_init), the op= of its result lines
+
 static inline int lab_exit(void) {
+    for (int v = 0; v < LAB_MAX_VERSIONS; v++)
+        if (lab_checks[v])
+            printf("VERSION op=%s version=%d status=%s maxrel=%.3g checks=%d\n", lab_op, v,
+                   lab_failed[v] ? "FAIL" : "ok", lab_maxrel[v], lab_checks[v]);
     if (lab_failures) { printf("VALIDATION FAILED: %d check(s)\n", lab_failures); return 1; }
     printf("all validations passed\n");
     return 0;
@@ -218,7 +236,13 @@ typedef struct {
 } LabDevice;
 static LabDevice lab_device;
 
+// Under the emulator the grids that the labs size from the SM count (grid-stride loops, split-K,
+// per-block scratch) are sized for this many SMs, so those loops wrap and the partials get several
+// rows at the small emulated sizes, as they do at the GPU sizes on a full device.
+#define LAB_EMULATED_SMS 4
+
 static inline void lab_init(const char *lab) {
+    lab_op = lab;
     int dev = 0;
     cudaCheck(cudaSetDevice(dev));
     cudaDeviceProp prop;
@@ -228,13 +252,15 @@ static inline void lab_init(const char *lab) {
     cudaCheck(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
     cudaCheck(cudaDeviceGetAttribute(&lab_device.l2_bytes, cudaDevAttrL2CacheSize, dev));
     lab_device.num_sms = prop.multiProcessorCount;
+    if (lab_emulated) lab_device.num_sms = std::min(lab_device.num_sms, LAB_EMULATED_SMS);
     snprintf(lab_device.name, sizeof lab_device.name, "%s", prop.name);
     lab_device.peak_gbps = 2.0 * mem_khz * 1e3 * (bus_bits / 8) / 1e9;
     const char *env = getenv("LAB_PEAK_GBPS");
     if (env && atof(env) > 0) lab_device.peak_gbps = atof(env);
     if (!(lab_device.peak_gbps > 0)) lab_device.peak_gbps = 3352.0;
-    printf("== %s on %s (sm_%d%d, %d SMs, L2 %d MB, peak %.0f GB/s)\n", lab, prop.name, prop.major, prop.minor,
-           lab_device.num_sms, lab_device.l2_bytes >> 20, lab_device.peak_gbps);
+    printf("== %s on %s (sm_%d%d, %d SMs, L2 %d MB, peak %.0f GB/s)%s\n", lab, prop.name, prop.major, prop.minor,
+           lab_device.num_sms, lab_device.l2_bytes >> 20, lab_device.peak_gbps,
+           lab_emulated ? " [emulated: small cases, no benchmark]" : "");
 }
 
 // Peak flop rates for the compute floor (H100 SXM dense, quoted: kernel-notes §0, §7.2). A lab with
@@ -257,6 +283,10 @@ static inline int lab_env_int(const char *name, int dflt) {
 // `reps` event-timed repetitions with L2 flushed before each (HBM-cold: the honest per-kernel
 // number), then the median without flushing (what a consumer right after the producer sees).
 template <class F> static Timing benchmark(F &&launch, int reps = 0, int warmup = 0) {
+    if (lab_emulated) {   // emulated timings mean nothing: every lab returns before its benchmark
+        fprintf(stderr, "benchmark() reached under the emulator\n");
+        exit(2);
+    }
     if (reps <= 0) reps = lab_env_int("LAB_REPS", 50);
     if (warmup <= 0) warmup = lab_env_int("LAB_WARMUP", 10);
     size_t flush_bytes = (size_t)std::max(lab_device.l2_bytes, 1 << 20) * 2;
@@ -331,6 +361,12 @@ static inline void print_result(const char *op, int version, Timing t, double by
            op, version, status, maxrel, t.median_us, t.hot_us, gbps, tflops, floor_us,
            100.0 * floor_us / t.median_us, size);
     fflush(stdout);
+}
+
+// a lab's validation cases: its GPU list, or under the emulator its small list
+template <class T, size_t NG, size_t NE>
+static inline std::vector<T> lab_cases(const T (&gpu)[NG], const T (&emulated)[NE]) {
+    return lab_emulated ? std::vector<T>(emulated, emulated + NE) : std::vector<T>(gpu, gpu + NG);
 }
 
 // which versions to run: all by default, or the one given as argv[1] (llm.c's `./layernorm_forward 3`)

@@ -99,10 +99,16 @@ static void embedding_forward3(__nv_bfloat16 *out, const int *ids, const int *po
 
 int main(int argc, char **argv) {
     lab_init("embedding_forward");
-    // NT = 0: DistilBERT (no token types). sizes[0] is benchmarked.
-    struct { const char *name; int B, T, C, V, P, NT; } sizes[] = {
+    // NT = 0: DistilBERT (no token types). gpu[0] is benchmarked. Emulated: DistilBERT's C on a few
+    // tokens with a small vocabulary, and the same awkward cases.
+    struct Size { const char *name; int B, T, C, V, P, NT; };
+    const Size gpu[] = {
         {"B32T256C768", 32, 256, 768, 30522, 512, 0}, {"B8T128C768-bert", 8, 128, 768, 30522, 512, 2},
         {"B3T77C384-bert", 3, 77, 384, 1000, 100, 2}, {"B2T77C66", 2, 77, 66, 50, 77, 0}};
+    const Size emulated[] = {
+        {"B2T16C768", 2, 16, 768, 1000, 512, 0}, {"B2T77C384-bert", 2, 77, 384, 1000, 100, 2},
+        {"B2T77C66", 2, 77, 66, 50, 77, 0}};
+    const std::vector<Size> sizes = lab_cases(gpu, emulated);
 
     for (auto &s : sizes) {
         int BT = s.B * s.T, C = s.C;
@@ -159,6 +165,8 @@ int main(int argc, char **argv) {
         for (int *p : {ids, pos, tt}) free(p);
         for (float *p : {wte, wpe, wtt, ref}) free(p);
     }
+
+    if (lab_emulated) return lab_exit();
 
     // benchmark: DistilBERT (word + position), random ids
     auto &s = sizes[0];

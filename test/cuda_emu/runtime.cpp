@@ -305,6 +305,9 @@ static void after_release(void) {
     }
 }
 
+// two call sites' file names (usually the same literal, so the pointer test decides)
+static bool same_file(const char *a, const char *b) { return a == b || strcmp(a, b) == 0; }
+
 // __syncthreads: waiters, the call site they share, and the reduction of __syncthreads_or/and/count
 static std::vector<int> barrier_waiters;
 static Site barrier_site;
@@ -323,7 +326,7 @@ void syncthreads(int op, int pred, int *result, Site site) {
     Thread *t = cur;
     if (!t) fail("__syncthreads outside a kernel");
     if (!barrier_waiters.empty() &&
-        (barrier_site.line != site.line || strcmp(barrier_site.file, site.file) != 0 || barrier_op != op)) {
+        (barrier_site.line != site.line || !same_file(barrier_site.file, site.file) || barrier_op != op)) {
         Thread *w = &threads[barrier_waiters[0]];
         fail("divergent barrier: this thread reached the barrier at %s:%d while thread (%u,%u,%u) waits at the "
              "one at %s:%d", site.file, site.line, w->idx.x, w->idx.y, w->idx.z, barrier_site.file, barrier_site.line);
@@ -379,7 +382,7 @@ void warp_collective(const char *kind, unsigned mask, void *args, WarpFn fn, Sit
     WarpPending *p = NULL;
     for (WarpPending &q : pend) {
         if (!(q.mask & mask)) continue;
-        if (q.mask != mask || q.kind != kind || q.site.line != site.line || strcmp(q.site.file, site.file) != 0)
+        if (q.mask != mask || q.kind != kind || q.site.line != site.line || !same_file(q.site.file, site.file))
             fail("lanes of warp %d disagree: lane %d is at %s (%s:%d, mask 0x%08x) while lanes 0x%08x wait at %s "
                  "(%s:%d, mask 0x%08x)", w, lane, kind, site.file, site.line, mask, q.arrived, q.kind, q.site.file,
                  q.site.line, q.mask);
@@ -467,7 +470,7 @@ void warpgroup_collective(const char *kind, void *args, WarpgroupFn fn, Site sit
         fail("%s at %s:%d: %d threads of warpgroup %d have already returned", kind, site.file, site.line,
              warpgroup_exited[g], g);
     WarpgroupPending &p = warpgroup_pending[g];
-    if (p.arrived && (p.kind != kind || p.site.line != site.line || strcmp(p.site.file, site.file) != 0))
+    if (p.arrived && (p.kind != kind || p.site.line != site.line || !same_file(p.site.file, site.file)))
         fail("threads of warpgroup %d disagree: this one is at %s (%s:%d) while %d wait at %s (%s:%d)", g, kind,
              site.file, site.line, p.arrived, p.kind, p.site.file, p.site.line);
     if (!p.arrived) { p.kind = kind; p.site = site; p.fn = fn; }
@@ -670,12 +673,12 @@ static void run_grid(void) {
     }
 }
 
-// all device memory, in address order (the state a launch starts from, or a schedule's result)
-static std::vector<unsigned char> snapshot(void) {
-    std::vector<unsigned char> s(allocated_bytes);
+// all device memory, in address order (the state a launch starts from, or a schedule's result);
+// the buffers are kept from launch to launch
+static void snapshot(std::vector<unsigned char> &s) {
+    s.resize(allocated_bytes);
     size_t o = 0;
     for (auto &a : allocations) { memcpy(s.data() + o, (void *)a.first, a.second.bytes); o += a.second.bytes; }
-    return s;
 }
 static void restore(const std::vector<unsigned char> &s) {
     size_t o = 0;
@@ -746,8 +749,8 @@ void launch(const LaunchConfig &cfg, const void *kernel, void (*thread_fn)(void 
     cur_block_dim = b;
     block_threads = (int)nthreads;
     int nsched = std::max(1, std::min(3, env_int("EMU_SCHEDULES", 3)));
-    std::vector<unsigned char> start, first;
-    if (nsched > 1) start = snapshot();
+    static std::vector<unsigned char> start, first;
+    if (nsched > 1) snapshot(start);
     bool tolerant = false;
     for (int s = 0; s < nsched; s++) {
         cur_policy = s;
@@ -756,7 +759,7 @@ void launch(const LaunchConfig &cfg, const void *kernel, void (*thread_fn)(void 
         if (s > 0) restore(start);
         run_grid();
         tolerant |= float_atomics;
-        if (nsched > 1 && s == 0) first = snapshot();
+        if (nsched > 1 && s == 0) snapshot(first);
         if (s > 0) compare_schedules(first, tolerant);
     }
     in_launch = false;
