@@ -623,9 +623,17 @@ static void make_mask(int *mask, int B, int T, int all_masked) {
 struct Case { int B, T, C, NH, all_masked; const char *label; };
 
 static const Tolerance TOL_FLASH_FP32 = {1e-3f, 1e-2f};   // recomputed P (exp2f) vs the saved one
-// bf16 P and dS feed the second products (the reference keeps them fp32) and O is bf16 in D:
-// errors of a few bf16 ulps of the gradient scale
-static const Tolerance TOL_FLASH_BF16 = {3e-2f, 3e-2f};
+// bf16 backward: every gradient is a sum of terms carrying bf16 rounding errors: P (dV = Pᵀ·dO), dS
+// (dK = dSᵀ·Q, dQ = dS·K), and through dS the error of D = rowsum(dO∘O) from the forward's bf16 O.
+// Statistically (TOL_BF16_SUM's argument, three sources) the error is ~2e-3 · RMS of the gradient
+// (measured 1.5-1.9e-3); but rows whose probability sits on one or two keys make a few gradient
+// elements several times the RMS, each with a u = 2^-9 error per source relative to itself: the
+// worst case is ~3 · u · max|g| ≈ 6e-3 · (max|g| / RMS) · RMS, up to ~5e-2 · RMS for max|g| ≈ 8 RMS.
+// rel 3e-2 with the RMS as floor sits between the two; the largest seen is 0.015 (doc/cuda.md).
+// The gradients are added into pre-filled dqkv, so the increments are compared (validate_added):
+// the floor is the RMS of the gradient itself, not of the random prefill (the old {3e-2, 3e-2} on
+// the sums allowed 3 % of the prefill's RMS, unrelated to the gradient, and failed at 0.033).
+static const Tolerance TOL_FLASH_BF16 = {3e-2f, 1.0f};
 
 static void validate_case(int v, const Case &c) {
     const int B = c.B, T = c.T, C = c.C, NH = c.NH;
@@ -633,6 +641,7 @@ static void validate_case(int v, const Case &c) {
     float *qkv = make_random_float(nqkv), *dout = make_random_float(nout);
     if (version_is_bf16(v)) { round_to_bf16(qkv, nqkv); round_to_bf16(dout, nout); }
     float *dqkv = make_random_float(nqkv);   // added into
+    std::vector<float> dqkv_before(dqkv, dqkv + nqkv);
     std::vector<int> mask((size_t)B * T);
     make_mask(mask.data(), B, T, c.all_masked);
     float *ref_out = (float *)host_malloc(nout * sizeof(float));
@@ -653,7 +662,7 @@ static void validate_case(int v, const Case &c) {
     attention_backward(dqkv, dout, qkv, ref_att, 0.0f, 0, B, T, C, NH);
     printf("version %d  %s (B %d T %d C %d NH %d HS %d)\n", v, c.label, B, T, C, NH, C / NH);
     Tolerance tol = v == 1 ? TOL_FP32 : v == 2 ? TOL_FLASH_FP32 : TOL_FLASH_BF16;
-    validate("dqkv", p.dqkv, dqkv, nqkv, tol);
+    validate_added("dqkv", p.dqkv, dqkv, dqkv_before.data(), nqkv, tol);
     problem_free(p);
     free(qkv); free(dout); free(dqkv); free(ref_out); free(ref_att);
 }
