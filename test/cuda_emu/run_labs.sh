@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_labs.sh [DIR [LAB...]]: run the dev/cuda kernel labs built for the CPU emulator (DIR, default
-# build/cuda_emu, as `make -C test/cuda_emu labs` leaves them; LABs: a subset, default every lab)
-# and summarise their validations.
+# build/cuda_emu, as `make -C test/cuda_emu labs` leaves them; LABs: a subset, default every lab
+# and model_check) and summarise their validations.
 #
 # Under the emulator each lab validates every version on its small case list and skips its
 # benchmark (dev/cuda/common.h, lab_emulated); lab_exit() prints one line per version,
@@ -35,7 +35,7 @@ DIR=$(cd "$DIR" && pwd)
 if [ $# -gt 0 ]; then
     LABS="$*"
 else
-    LABS=$(cd "$ROOT/dev/cuda" && ls *.cu | sed 's/\.cu$//' | grep -vx -e model_check -e bench_model)
+    LABS=$(cd "$ROOT/dev/cuda" && ls *.cu | sed 's/\.cu$//' | grep -vx -e bench_model)
 fi
 
 now_ms() { date +%s%3N; }
@@ -54,9 +54,16 @@ run_one() {
     echo "$rc $(( $(now_ms) - t0 ))" > "$DIR/$lab.status"
 }
 
+# the slowest labs of the previous run (DIR/<lab>.status) start first, so the queues end together
+ORDER=$(for lab in $LABS; do
+    ms=0
+    [ -f "$DIR/$lab.status" ] && read -r _ ms < "$DIR/$lab.status"
+    echo "${ms:-0} $lab"
+done | sort -k1,1nr -k2,2 | cut -d' ' -f2)
+
 T0=$(now_ms)
 running=0
-for lab in $LABS; do
+for lab in $ORDER; do
     rm -f "$DIR/$lab.status"
     if [ "$running" -ge "$JOBS" ]; then
         wait -n
@@ -75,6 +82,16 @@ for lab in $LABS; do
     secs=$(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 }')
     timings="$timings $lab ${secs}s,"
     lines=$(grep '^VERSION ' "$DIR/$lab.log")
+    # model_check prints one RESULT line per check (maxrel = worst error / tolerance, version 1 =
+    # fp32, 2 = bf16) and no VERSION lines: fold them into one line per version
+    [ -z "$lines" ] && lines=$(awk '/^RESULT op=/ {
+            for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+            v = f["version"]; n[v]++
+            if (f["status"] != "ok") bad[v] = 1
+            if (!(v in worst) || f["maxrel"] + 0 > worst[v]) worst[v] = f["maxrel"] + 0
+        }
+        END { for (v in n) printf "VERSION op=%s version=%s status=%s maxrel=%.3g checks=%d\n", "'"$lab"'", v,
+                                   bad[v] ? "FAIL" : "ok", worst[v], n[v] }' "$DIR/$lab.log" | sort)
     nfail=0
     while read -r _ op version status maxrel checks; do
         [ -n "${op:-}" ] || continue

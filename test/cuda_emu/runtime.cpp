@@ -733,6 +733,8 @@ void launch(const LaunchConfig &cfg, const void *kernel, void (*thread_fn)(void 
         last_error = cudaErrorInvalidValue;
         return;
     }
+    if (emu_dynamic_shared != __start_emu_shared)   // see "shared arena" above
+        fail("the dynamic shared window does not start the shared arena: link runtime.o before the other objects");
     cur_kernel_name = kernel_name(kernel);
     cur_cfg = cfg;
     in_launch = true;
