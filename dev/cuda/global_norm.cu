@@ -117,6 +117,11 @@ __global__ void clip_scale_kernel(float *g, size_t n, const float *result) {
 
 typedef struct { float *result, *sumsq, *partials; unsigned int *ticket; int max_blocks; } NormScratch;
 
+static void norm_scratch_free(NormScratch *s) {
+    for (float *p : {s->result, s->sumsq, s->partials}) cudaCheck(cudaFree(p));
+    cudaCheck(cudaFree(s->ticket));
+}
+
 static int norm_grid(size_t n, int block, int max_blocks) {
     return (int)std::max<size_t>(1, std::min<size_t>(ceil_div(n / 4 + 1, (size_t)block), (size_t)max_blocks));
 }
@@ -205,7 +210,10 @@ int main(int argc, char **argv) {
         free(g);
     }
 
-    if (lab_emulated) return lab_exit();
+    if (lab_emulated) {
+        norm_scratch_free(&s);
+        return lab_exit();
+    }
 
     size_t n = sizes[0].n;
     float *d_g = dev_alloc<float>(n);
@@ -222,5 +230,7 @@ int main(int argc, char **argv) {
         double bytes = 4.0 * n * 3;   // norm: read g; scale: read + write g
         print_result("global_norm", v, t, bytes, 0, 0, sizes[0].name);
     }
+    cudaCheck(cudaFree(d_g));
+    norm_scratch_free(&s);
     return lab_exit();
 }

@@ -545,7 +545,9 @@ static void thread_exit(void) {
 // ---------------------------------------------------------------------------------- memory
 
 struct Allocation { size_t bytes; bool host; };
-static std::map<uintptr_t, Allocation> allocations;
+// (never destroyed: device memory still allocated at exit stays reachable for LeakSanitizer, as a
+// program may leave freeing it to the driver)
+static std::map<uintptr_t, Allocation> &allocations = *new std::map<uintptr_t, Allocation>;
 static size_t allocated_bytes;
 static cudaError_t last_error = cudaSuccess;
 static std::map<const void *, int> max_dynamic_shared;   // cudaFuncAttributeMaxDynamicSharedMemorySize
@@ -891,7 +893,7 @@ const char *cudaGetErrorString(cudaError_t e) {
 // Otherwise: the allocation ends (rounded up to 16 bytes) right below a PROT_NONE page, so a read or
 // write past the end faults, and the SIGSEGV handler names the allocation (electric-fence style).
 struct Mapping { void *base; size_t bytes; };
-static std::map<uintptr_t, Mapping> mappings;   // user pointer -> mmap region (non-ASan builds)
+static std::map<uintptr_t, Mapping> &mappings = *new std::map<uintptr_t, Mapping>;   // user pointer -> mmap region
 
 static void segv_handler(int, siginfo_t *info, void *) {
     uintptr_t a = (uintptr_t)info->si_addr;
