@@ -51,7 +51,8 @@ PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
-.PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan
+.PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan cuda-programs \
+        emu-objs train-emu infer-emu test-train-emu
 all: $(PROGRAMS)
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
@@ -83,12 +84,37 @@ test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 	@fail=0; for t in $(TESTS) $(GRADCHECKS); do echo "== $$t"; OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} ./$$t || fail=1; done; \
 	if [ $$fail -ne 0 ]; then echo "SOME TEST SUITES FAILED"; exit 1; fi; echo "all test suites passed"
 
-# CUDA kernel labs (dev/cuda/*.cu, built by dev/cuda/Makefile into build/cuda/): only with nvcc;
-# compiling and linking needs no GPU. The CPU build never needs nvcc.
+# CUDA kernel labs (dev/cuda/*.cu, built by dev/cuda/Makefile into build/cuda/) and the GPU model
+# (build/cuda/libmodel_cuda.a), then ./train and ./infer with the GPU path (-DWITH_CUDA, model/device.h:
+# --device, --precision): only with nvcc; compiling and linking needs no GPU. The CUDA runtime is linked
+# statically, so the programs start where no toolkit is installed and fall back to the CPU without a GPU.
+# These ./train and ./infer replace the CPU ones (`rm train infer; make` brings those back). The CPU build never
+# needs nvcc.
 NVCC ?= nvcc
+CUDA_HOME ?= /usr/local/cuda
+CUDA_LIBS := $(BUILD)/cuda/libmodel_cuda.a -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 cuda:
-	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) -C dev/cuda NVCC=$(NVCC); \
+	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) -C dev/cuda NVCC=$(NVCC) && $(MAKE) cuda-programs; \
 	else echo "nvcc not found: skipping the CUDA build"; fi
+cuda-programs: $(LIB)
+	for p in train infer; do $(CC) $(CFLAGS) -DWITH_CUDA $(LDFLAGS) $$p.c $(CUDA_LIBS) $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $$p || exit 1; done
+
+# ./train-emu and ./infer-emu: train.c / infer.c with the GPU path, the GPU model running on our CUDA
+# emulator (test/cuda_emu, clang++; no GPU, no toolkit). A C++ link of the program, the emulator's
+# runtime (runtime.o first among its objects: the dynamic shared window must start the shared section),
+# its PTX, the GPU model built for it, and the CPU library (gcc -fopenmp: libgomp).
+EMU_OUT  := $(BUILD)/cuda_emu
+EMU_OBJS := $(EMU_OUT)/emu/runtime.o $(EMU_OUT)/emu/ptx.o \
+            $(patsubst kernels/cuda/%.cu,$(EMU_OUT)/prod/%.o,$(wildcard kernels/cuda/*.cu))
+EMU_LINK ?= clang++
+emu-objs:
+	$(MAKE) -C test/cuda_emu model-objs
+train-emu infer-emu: %-emu: %.c $(LIB) emu-objs
+	$(CC) $(CFLAGS) -DWITH_CUDA -c $< -o $(BUILD)/$*-emu.o
+	$(EMU_LINK) -rdynamic $(EMU_OBJS) $(BUILD)/$*-emu.o $(LIB) $(CJSON_LIBS) -lgomp -ldl -lm -o $@
+# the training pipeline through the emulator: ./train-emu --device cuda vs --device cpu, reloaded on the CPU
+test-train-emu: train-emu infer-emu
+	test/cuda_emu/run_train_emu.sh
 
 # ---------------------------------------------------------------------------------------------------
 # Sanitizers: `make test-asan` builds the library, every suite and the programs with AddressSanitizer
@@ -169,15 +195,17 @@ fuzz-smoke: fuzz
 	if [ $$fail -ne 0 ]; then echo "FUZZ SMOKE FOUND A CRASH (see $(FUZZ_BUILD)/artifacts)"; exit 1; fi; echo "fuzz smoke: no findings"
 
 clean:
-	rm -rf $(BUILD) $(PROGRAMS)
+	rm -rf $(BUILD) $(PROGRAMS) train-emu infer-emu
 
 -include $(LIB_OBJ:.o=.d) $(LIB_OBJ_F64:.o=.d) $(wildcard $(FUZZ_BUILD)/obj/*/*.d)
 
 # The CUDA labs run on the CPU through our emulator (test/cuda_emu, doc/cuda.md "The emulator"): its
 # self-tests, the negative controls it must catch, then every lab version's validation at small sizes.
 # Needs clang (as the fuzzers); no GPU, no CUDA toolkit.
+# Then the training pipeline on the emulated GPU (test-train-emu).
 test-cuda-emu:
 	$(MAKE) -C test/cuda_emu test
+	$(MAKE) test-train-emu
 # the same under AddressSanitizer + UndefinedBehaviorSanitizer, each launch under one schedule (the
 # plain run compares three; memory errors need only one, and it is 3x faster)
 test-cuda-emu-asan:

@@ -25,6 +25,7 @@
 #include "data/pipeline.h"
 #include "data/split.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     int n_texts;
     int eval, logits;
     const char *data_path, *format, *text_column, *label_column, *split_path, *output_dir;
+    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (model/device.h)
     int max_length, batch_size, threads;  // 0 = from DIR/train_args.json, else a default
 } InferArgs;
 
@@ -54,6 +56,8 @@ static void usage(FILE *out) {
             "  --max-length N       truncation (default: DIR/train_args.json's, else 256)\n"
             "  --batch-size N       texts per forward (default: DIR/train_args.json's eval batch size, else 16)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
+            "  --device D           cpu|cuda (default: cuda in a CUDA build when a GPU is usable, else cpu)\n"
+            "  --precision P        fp32|bf16 (bf16: mixed precision, --device cuda only; default fp32)\n"
             "  --help\n");
 }
 
@@ -102,6 +106,8 @@ static void parse_args(InferArgs *a, int argc, char **argv) {
         else if (!strcmp(flag, "--max-length")) a->max_length = parse_int(flag, v, 2, 1 << 16);
         else if (!strcmp(flag, "--batch-size")) a->batch_size = parse_int(flag, v, 1, 1 << 16);
         else if (!strcmp(flag, "--threads")) a->threads = parse_int(flag, v, 1, 4096);
+        else if (!strcmp(flag, "--device")) a->device = v;
+        else if (!strcmp(flag, "--precision")) a->precision = v;
         else die("unknown option '%s' (see --help)", flag);
     }
     if (!a->model_dir) die("--model DIR is required (see --help)");
@@ -213,6 +219,9 @@ int main(int argc, char **argv) {
     InferArgs a;
     parse_args(&a, argc, argv);
     char err[1024], notice[1024];
+    Device dev;  // device_select reports on stderr: stdout is the JSON lines
+    if (device_parse(&dev, a.device, a.precision, err, sizeof err) != 0 || device_select(&dev, stderr, err, sizeof err) != 0)
+        die("%s", err);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
@@ -231,6 +240,7 @@ int main(int argc, char **argv) {
     int batch_size = a.batch_size ? a.batch_size : saved_batch_size ? saved_batch_size : 16;
     if (check_tokenizer_fits_model(tok, a.model_dir, &model.config, a.model_dir, max_length, err, sizeof err) != 0)
         die("%s", err);
+    if (device_init(&dev, &model, batch_size, max_length, err, sizeof err) != 0) die("%s", err);
     char *const *label_names = model.config.id2label;
     int pad_id = tokenizer_pad_id(tok);
 
@@ -246,7 +256,7 @@ int main(int argc, char **argv) {
         if (tokenize_texts(&set, tok, tl.texts, NULL, tl.n, rows, tl.n, max_length, NULL, tl.source, tl.lines, err,
                            sizeof err) != 0)
             die("%s", err);
-        if (evaluate_model(&model, &set, rows, tl.n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
+        if (device_evaluate(&dev, &model, &set, rows, tl.n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
         print_predictions(&ev, tl.texts, label_names, a.logits);
         free(rows);
         text_list_free(&tl, &a);
@@ -277,7 +287,7 @@ int main(int argc, char **argv) {
         if (tokenize_texts(&set, tok, ds.texts, ds.labels, ds.n, rows, n, max_length, NULL, ds.path, ds.lines, err,
                            sizeof err) != 0)
             die("%s", err);
-        if (evaluate_model(&model, &set, rows, n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
+        if (device_evaluate(&dev, &model, &set, rows, n, batch_size, pad_id, &ev, err, sizeof err) != 0) die("%s", err);
         printf("evaluation of %s on %d rows of %s%s%s (max length %d): loss %.6f\n", a.model_dir, n, ds.path,
                a.split_path ? ", validation rows of " : "", a.split_path ? a.split_path : "", max_length, ev.loss);
         if (a.output_dir && make_dirs(a.output_dir, err, sizeof err) != 0) die("%s", err);
@@ -291,6 +301,7 @@ int main(int argc, char **argv) {
     evaluation_free(&ev);
     tokenized_set_free(&set);
     tokenizer_free(tok);
+    device_free(&dev);
     model_free(&model);
     free(a.texts);
     return 0;

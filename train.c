@@ -38,6 +38,7 @@
 #include "data/split.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/device.h"
 #include "model/model.h"
 #include "model/train_state.h"
 #include "tokenizer/tokenizer.h"
@@ -48,6 +49,7 @@ typedef struct {
     const char *model_dir, *config_path, *tokenizer_path;
     const char *data_path, *format, *text_column, *label_column, *label_mode, *split_path;
     const char *output_dir;
+    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (model/device.h)
     int n_samples;
     double valid_ratio;
     int max_length, batch_size, eval_batch_size, epochs;
@@ -128,6 +130,8 @@ static void usage(FILE *out) {
             "  --seed N             split, batch order, dropout and new-head init (default 42)\n"
             "  --bucket             batch rows of similar length together (less padding)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
+            "  --device D           cpu|cuda (default: cuda in a CUDA build when a GPU is usable, else cpu)\n"
+            "  --precision P        fp32|bf16 (bf16: mixed precision, --device cuda only; default fp32)\n"
             "  --save-steps N       also save the resume state (OUTPUT/resume/) every N optimizer steps\n"
             "                       (it is always saved at the end of each epoch)\n"
             "  --resume OUTPUT      continue the run in OUTPUT from its resume state; the other arguments\n"
@@ -215,6 +219,8 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
         else if (!strcmp(flag, "--threads")) a->threads = (int)parse_long(flag, v, 1, 4096);
         else if (!strcmp(flag, "--save-steps")) a->save_steps = parse_long(flag, v, 0, 1L << 40), a->save_steps_given = 1;
         else if (!strcmp(flag, "--resume")) a->resume_dir = v;
+        else if (!strcmp(flag, "--device")) a->device = v;
+        else if (!strcmp(flag, "--precision")) a->precision = v;
         else if (!strcmp(flag, "--debug-nan-at-step")) a->debug_nan_step = parse_long(flag, v, 1, 1L << 40);
         else die("unknown option '%s' (see --help)", flag);
     }
@@ -562,9 +568,10 @@ static void check_params_finite(const Model *m, const char *where) {
 }
 
 // Everything after the inputs are validated: the model, OUTPUT/, the training loop, the reports.
-// rs: the resume state to continue from (NULL: a new run).
+// rs: the resume state to continue from (NULL: a new run). dev: where the training steps run (the CPU
+// model stays the owner of the weights: downloaded into it before every evaluation and save).
 static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok_path, const Dataset *ds,
-                             const Split *sp, const int *sel, int n_sel, const ResumeState *rs) {
+                             const Split *sp, const int *sel, int n_sel, const ResumeState *rs, Device *dev) {
     char err[1024];
     char *resume_dir = path_join(a->output_dir, "resume");
     if (!resume_dir) die("out of memory");
@@ -579,6 +586,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
         die("%s", err);
     // activations for training batches; evaluation has its own buffers (evaluate_model)
     if (model_alloc_activations(&model, a->batch_size, a->max_length, err, sizeof err) != 0) die("%s", err);
+    if (device_init(dev, &model, a->batch_size, a->max_length, err, sizeof err) != 0) die("%s", err);
     int pad_id = tokenizer_pad_id(tok);
 
     long steps_per_epoch = (sp->n_train + a->batch_size - 1) / a->batch_size;
@@ -642,6 +650,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
                       .args = run_args};
 #define SAVE_RESUME(ep, k, steps_done, loss_sum_, examples_, seconds_)                                            \
     do {                                                                                                            \
+        device_download(dev, &model, 0);                                                                           \
         check_params_finite(&model, "saving the resume state");                                                    \
         st.epoch = (ep), st.step_in_epoch = (k), st.step = (steps_done), st.forward_count = model.forward_count;  \
         st.adamw_step = model.adamw_step, st.epoch_loss_sum = (loss_sum_), st.epoch_examples = (examples_);      \
@@ -664,21 +673,23 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
         for (long k = resumed_here ? first_k : 0; k < steps_this_epoch; k++, step++) {
             if (batch_make(&batch, &set, plan.rows + plan.batch_start[k], plan.batch_len[k], pad_id, err, sizeof err))
                 die("%s", err);
-            model_zero_grad(&model);
-            if (model_forward(&model, batch.ids, batch.mask, batch.labels, batch.B, batch.T, 1, err, sizeof err) != 0)
+            device_zero_grad(dev, &model);
+            if (device_forward(dev, &model, batch.ids, batch.mask, batch.labels, batch.B, batch.T, 1, err, sizeof err) != 0)
                 die("step %ld: %s", step + 1, err);
-            model_backward(&model);
-            if (a->debug_nan_step == step + 1)  // test hook: one NaN in the gradient of a middle tensor
-                model.grads_memory[model.table[model.n_entries / 2].offset] = NAN;
-            double loss = model.mean_loss;
-            double norm = model_clip_grad_norm(&model, a->max_grad_norm);  // the norm before clipping
+            device_backward(dev, &model);
+            int nan_hook = a->debug_nan_step == step + 1;  // test hook: one NaN in the gradient of a middle tensor
+            if (nan_hook) model.grads_memory[model.table[model.n_entries / 2].offset] = NAN;  // (on the GPU: in the norm)
+            double loss = device_mean_loss(dev, &model);
+            double norm = device_clip_grad_norm(dev, &model, a->max_grad_norm);  // the norm before clipping
+            if (nan_hook && dev->kind == DEVICE_CUDA) norm = NAN;
             if (!isfinite(loss) || !isfinite(norm)) {
                 char where[64];
                 snprintf(where, sizeof where, "step %ld (epoch %d)", step + 1, epoch);
+                device_download(dev, &model, 1);  // the gradients, to name the tensor
                 numerical_fault(&model, where, loss, best_epoch, saved_step);
             }
             lr = a->lr * lr_linear_warmup(step, warmup_steps, total_steps);  // optimizer step t uses λ(t-1)
-            if (model_adamw_update(&model, lr, 0.9, 0.999, 1e-8, a->weight_decay, err, sizeof err) != 0)
+            if (device_adamw_update(dev, &model, lr, 0.9, 0.999, 1e-8, a->weight_decay, err, sizeof err) != 0)
                 die("step %ld: %s", step + 1, err);
             step_losses[step] = (float)loss;
             loss_sum += loss;
@@ -692,6 +703,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
         batch_plan_free(&plan);
 
         Evaluation ev;
+        device_download(dev, &model, 0);  // validation on the CPU model, which best/ and resume/ are saved from
         if (evaluate_model(&model, &set, sp->valid, sp->n_valid, a->eval_batch_size, pad_id, &ev, err, sizeof err) != 0)
             die("validation: %s", err);
         if (!isfinite(ev.loss)) {
@@ -741,6 +753,7 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
 
     evaluation_free(&ev);
     model_free(&best);
+    device_free(dev);
     model_free(&model);
     free(history);
     free(step_losses);
@@ -757,6 +770,8 @@ int main(int argc, char **argv) {
     TrainArgs a;
     parse_args(&a, argc, argv);
     char err[1024];
+    Device dev;
+    if (device_parse(&dev, a.device, a.precision, err, sizeof err) != 0) die("%s", err);
     ResumeState rs_storage, *rs = NULL;
     if (a.resume_dir) {  // the state first: it supplies the arguments
         char *dir = path_join(a.resume_dir, "resume"), *state_path = path_join(a.resume_dir, "resume/trainer_state.json");
@@ -802,6 +817,7 @@ int main(int argc, char **argv) {
     memcpy(sel, sp.train, sizeof(int) * (size_t)sp.n_train);
     memcpy(sel + sp.n_train, sp.valid, sizeof(int) * (size_t)sp.n_valid);
 
+    if (!a.inspect && device_select(&dev, stdout, err, sizeof err) != 0) die("%s", err);
     if (a.inspect) {
         TokenizedSet set;
         int *full_lens = calloc((size_t)ds.n, sizeof(int));
@@ -815,7 +831,7 @@ int main(int argc, char **argv) {
         tokenized_set_free(&set);
         free(full_lens);
     } else {
-        train_and_report(&a, tok, tok_path, &ds, &sp, sel, n_sel, rs);
+        train_and_report(&a, tok, tok_path, &ds, &sp, sel, n_sel, rs, &dev);
     }
     if (rs) resume_state_free(rs);
     free(sel);

@@ -110,20 +110,19 @@ void evaluation_free(Evaluation *ev) {
     memset(ev, 0, sizeof *ev);
 }
 
-int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, int batch_size, int pad_id,
-                   Evaluation *ev, char *err, size_t errlen) {
-    memset(ev, 0, sizeof *ev);
-    int C = m->config.num_labels;
+// the longest listed row (at least 1): the batch shape an evaluation allocates for
+static int eval_max_T(const TokenizedSet *set, const int *rows, int n) {
     int max_T = 1;
     for (int i = 0; i < n; i++)
         if (rows[i] >= 0 && rows[i] < set->n && set->lens[rows[i]] > max_T) max_T = set->lens[rows[i]];
+    return max_T;
+}
+
+int evaluate_with(EvalForward forward, void *ctx, int C, const TokenizedSet *set, const int *rows, int n,
+                  int batch_size, int pad_id, Evaluation *ev, char *err, size_t errlen) {
+    memset(ev, 0, sizeof *ev);
     Batch b;
-    Inference inf;  // the eval forward: packs the weights as they are now, buffers for this evaluation only
-    if (batch_alloc(&b, batch_size, max_T, err, errlen) != 0) return -1;
-    if (inference_init(&inf, m, batch_size, max_T, err, errlen) != 0) {
-        batch_free(&b);
-        return -1;
-    }
+    if (batch_alloc(&b, batch_size, eval_max_T(set, rows, n), err, errlen) != 0) return -1;
     size_t nn = (size_t)(n > 0 ? n : 1);
     ev->n = n;
     ev->C = C;
@@ -140,12 +139,12 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
     int correct = 0;
     for (int start = 0; start < n; start += batch_size) {
         int B = n - start < batch_size ? n - start : batch_size;
+        const real *all_logits, *all_probs, *losses;
         if (batch_make(&b, set, rows + start, B, pad_id, err, errlen) != 0) goto fail;
-        if (inference_forward(&inf, m, b.ids, b.mask, set->labels ? b.labels : NULL, b.B, b.T, err, errlen) != 0)
-            goto fail;
+        if (forward(ctx, &b, set->labels != NULL, &all_logits, &all_probs, &losses, err, errlen) != 0) goto fail;
         for (int i = 0; i < B; i++) {
             int k = start + i;
-            const real *logits = inf.logits + (size_t)i * C, *probs = inf.probs + (size_t)i * C;
+            const real *logits = all_logits + (size_t)i * C, *probs = all_probs + (size_t)i * C;
             int best = 0;
             for (int c = 0; c < C; c++) {
                 ev->logits[(size_t)k * C + c] = (float)logits[c];
@@ -156,7 +155,7 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
             ev->preds[k] = best;
             if (set->labels) {
                 ev->labels[k] = b.labels[i];
-                loss_sum += inf.losses[i];
+                loss_sum += losses[i];
                 correct += best == b.labels[i];
             }
         }
@@ -164,13 +163,36 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
     ev->loss = set->labels && n > 0 ? loss_sum / n : NAN;
     ev->accuracy = set->labels && n > 0 ? (double)correct / n : NAN;
     batch_free(&b);
-    inference_free(&inf);
     return 0;
 fail:
     batch_free(&b);
-    inference_free(&inf);
     evaluation_free(ev);
     return -1;
+}
+
+// evaluate_model's forward: the CPU inference forward (model/inference.h)
+typedef struct {
+    Inference inf;
+    const Model *m;
+} CpuEval;
+
+static int cpu_eval_forward(void *ctx, const Batch *b, int with_labels, const real **logits, const real **probs,
+                            const real **losses, char *err, size_t errlen) {
+    CpuEval *e = ctx;
+    if (inference_forward(&e->inf, e->m, b->ids, b->mask, with_labels ? b->labels : NULL, b->B, b->T, err, errlen) != 0)
+        return -1;
+    *logits = e->inf.logits, *probs = e->inf.probs, *losses = e->inf.losses;
+    return 0;
+}
+
+int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, int batch_size, int pad_id,
+                   Evaluation *ev, char *err, size_t errlen) {
+    memset(ev, 0, sizeof *ev);
+    CpuEval e = {.m = m};  // the eval forward: packs the weights as they are now, buffers for this evaluation only
+    if (inference_init(&e.inf, m, batch_size, eval_max_T(set, rows, n), err, errlen) != 0) return -1;
+    int rc = evaluate_with(cpu_eval_forward, &e, m->config.num_labels, set, rows, n, batch_size, pad_id, ev, err, errlen);
+    inference_free(&e.inf);
+    return rc;
 }
 
 int write_eval_reports(const char *outdir, const Evaluation *ev, char *const *label_names, FILE *table,

@@ -41,6 +41,14 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
                    Evaluation *ev, char *err, size_t errlen);
 void evaluation_free(Evaluation *ev);
 
+// evaluate_model with another forward (the GPU model's, model/device.h): `forward` runs one batch
+// (dropout off) and points logits, probs (B·C) and, when with_labels, the per-row losses (B) at its
+// results, valid until its next call; C is the number of classes.
+typedef int (*EvalForward)(void *ctx, const Batch *b, int with_labels, const real **logits, const real **probs,
+                           const real **losses, char *err, size_t errlen);
+int evaluate_with(EvalForward forward, void *ctx, int C, const TokenizedSet *set, const int *rows, int n,
+                  int batch_size, int pad_id, Evaluation *ev, char *err, size_t errlen);
+
 // In `outdir` (NULL: no files): metrics.json, predictions.csv and confusion_matrix.svg for a
 // labelled evaluation; the classification report, confusion matrix and calibration numbers are
 // printed to `table` (NULL: not printed). predictions.csv's `row` column is ev->rows.
