@@ -32,6 +32,11 @@ if ! make cuda -j"$(nproc 2>/dev/null || echo 4)" > "$LOG_DIR/build.log" 2>&1; t
     failures+=("build")
 fi
 grep -i "warning" "$LOG_DIR/build.log" | head -n 20
+# every lab and driver must have been built: a missing one (e.g. model_check without cJSON) fails
+for src in dev/cuda/*.cu; do
+    name=$(basename "$src" .cu)
+    if [ ! -x "build/cuda/$name" ]; then echo "  NOT BUILT: build/cuda/$name"; failures+=("$name not built"); fi
+done
 
 echo "== labs"
 shopt -s nullglob
@@ -56,11 +61,13 @@ for lab in build/cuda/*; do
 done
 
 echo "== GPU training path"
-# GPU_TRAIN_CMD: the smoke run of the GPU trainer (a few steps on a small dataset). Whoever adds
-# `train --device cuda` sets the default here; until then the path is detected and reported only.
-GPU_TRAIN_CMD=${GPU_TRAIN_CMD:-}
+# GPU_TRAIN_CMD: the GPU trainer end to end. By default the emulator's pipeline check, run with the
+# real GPU build of ./train and ./infer (make cuda): a tiny DistilBERT on 48 SST-2 rows with
+# --device cuda (fp32 and bf16) against --device cpu step by step, resume across devices, and the
+# CPU reload of the GPU-trained checkpoint (test/cuda_emu/run_train_emu.sh).
+GPU_TRAIN_CMD=${GPU_TRAIN_CMD:-TRAIN=./train INFER=./infer test/cuda_emu/run_train_emu.sh}
 has_device_flag=0
-if make train > "$LOG_DIR/train_build.log" 2>&1 && ./train --help 2>&1 | grep -q -- '--device'; then has_device_flag=1; fi
+if ./train --help 2>&1 | grep -q -- '--device'; then has_device_flag=1; fi
 if [ -n "$GPU_TRAIN_CMD" ]; then
     echo "  $GPU_TRAIN_CMD"
     if ! timeout 180 bash -c "$GPU_TRAIN_CMD" > "$LOG_DIR/train.log" 2>&1; then

@@ -66,7 +66,11 @@ static inline int device_select(Device *d, FILE *log, char *err, size_t errlen) 
     if (d->kind == DEVICE_DEFAULT && !have && d->bf16)
         return snprintf(err, errlen, "--precision bf16 needs a GPU; none is usable (%s)", why), -1;
     d->kind = have ? DEVICE_CUDA : DEVICE_CPU;
-    if (d->kind == DEVICE_CUDA) fprintf(log, "device: cuda (CUDA device 0, %s)\n", d->bf16 ? "bf16" : "fp32");
+    if (d->kind == DEVICE_CUDA) {
+        char name[256];
+        model_cuda_device_name(name, sizeof name);
+        fprintf(log, "device: cuda (%s, %s)\n", name, d->bf16 ? "bf16" : "fp32");
+    }
     else fprintf(log, "device: cpu (%s)\n", why[0] ? why : "--device cpu");
 #else
     (void)log, (void)err, (void)errlen;

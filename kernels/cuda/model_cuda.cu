@@ -84,6 +84,12 @@ extern "C" int model_cuda_available(char *why, size_t whylen) {
     return 1;
 }
 
+extern "C" void model_cuda_device_name(char *name, size_t len) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) snprintf(name, len, "%s", prop.name);
+    else snprintf(name, len, "CUDA device 0");
+}
+
 extern "C" void model_cuda_synchronize(void) { cudaCheck(cudaDeviceSynchronize()); }
 
 // ------------------------------------------------------------------------------------- init

@@ -86,6 +86,8 @@ typedef struct {
 
 // 1 when a CUDA device is usable (else 0, with the reason in why)
 int model_cuda_available(char *why, size_t whylen);
+// the name of the device the model runs on (device 0)
+void model_cuda_device_name(char *name, size_t len);
 // Allocate everything for batches up to max_B x max_T and upload cpu's parameters (and AdamW state,
 // step count, dropout seed and forward count). Refuses C % 4 != 0, C > 1024, I % 4 != 0 (the
 // LayerNorm and float4 kernels) with a message.

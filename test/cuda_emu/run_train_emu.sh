@@ -13,12 +13,16 @@
 #     5e-2 + 5e-2·|cpu| (doc/cuda.md, "Tolerances");
 #   - --resume across devices: a CPU run stopped at step 4 (state saved at step 2) finishes on the GPU,
 #     and a GPU run stopped the same way finishes on the CPU, each with the uninterrupted run's losses.
-# Last line: `N passed, N failed`; exit status 1 when anything failed. Needs ./train-emu, ./infer-emu.
+# Last line: `N passed, N failed`; exit status 1 when anything failed. Needs ./train-emu, ./infer-emu,
+# or the programs named by TRAIN and INFER (dev/gpu_check.sh runs it with the real GPU build:
+# TRAIN=./train INFER=./infer).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
 SHARED=${SHARED:-../shared}
+TRAIN=${TRAIN:-./train-emu}
+INFER=${INFER:-./infer-emu}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/train_emu.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -34,8 +38,8 @@ JOB=(--config test/fixtures/distilbert-micro.json --tokenizer "$SHARED/data/voca
      --n-samples 0 --max-length 32 --batch-size 8 --eval-batch-size 4 --epochs 1 --lr 1e-3 --seed 7 --threads 2)
 TEXTS=("a gorgeous, witty and deeply moving film" "the plot is thin and the jokes fall flat" "an utterly forgettable two hours")
 
-# run NAME ARGS...: ./train-emu with the job's arguments into $TMP/NAME (log in $TMP/NAME.log)
-train() { local name=$1; shift; ./train-emu "${JOB[@]}" --output-dir "$TMP/$name" "$@" > "$TMP/$name.log" 2>&1; }
+# run NAME ARGS...: "$TRAIN" with the job's arguments into $TMP/NAME (log in $TMP/NAME.log)
+train() { local name=$1; shift; "$TRAIN" "${JOB[@]}" --output-dir "$TMP/$name" "$@" > "$TMP/$name.log" 2>&1; }
 # the per-step losses of a run, one per line
 losses() { grep -o '"step_losses":[^]]*' "$1/resume/trainer_state.json" | sed 's/.*\[//' | tr ',' '\n' | tr -d ' \t'; }
 # close A B ABS REL: every line of the files A, B (numbers) within ABS + REL·|b|; prints the worst ratio
@@ -49,7 +53,7 @@ probs() { tail -n +2 "$1" | awk -F, '{ for (i = 6; i <= NF; i++) print $i }'; }
 
 # --- the GPU run and its outputs
 t0=$(date +%s)
-check "train-emu --device cuda (fp32) runs" train gpu --device cuda
+check "train --device cuda (fp32) runs" train gpu --device cuda
 echo "      $(($(date +%s) - t0)) s; $(grep -m1 '^device:' "$TMP/gpu.log")"
 check "it printed 'device: cuda (...)'" grep -q '^device: cuda (.*fp32)' "$TMP/gpu.log"
 check "the reloaded best/ gives the validation loss the run saw" grep -q 'reloaded: val loss .* (identical)' "$TMP/gpu.log"
@@ -63,25 +67,25 @@ files_ok() {
 check "its outputs exist and parse (6 step losses)" files_ok
 
 # --- the GPU-trained checkpoint on the CPU
-check "infer-emu --device cpu --eval reloads best/" logged "$TMP/eval_cpu.log" ./infer-emu --model "$TMP/gpu/best" --device cpu --eval --data "$TMP/data.tsv" \
+check "infer --device cpu --eval reloads best/" logged "$TMP/eval_cpu.log" "$INFER" --model "$TMP/gpu/best" --device cpu --eval --data "$TMP/data.tsv" \
     --split "$TMP/gpu/split.json" --output-dir "$TMP/eval_cpu"
 check "... and reproduces the run's metrics.json byte for byte" cmp -s "$TMP/gpu/metrics.json" "$TMP/eval_cpu/metrics.json"
 check "... and its predictions.csv byte for byte" cmp -s "$TMP/gpu/predictions.csv" "$TMP/eval_cpu/predictions.csv"
-check "infer-emu --device cuda --eval runs" logged "$TMP/eval_gpu.log" ./infer-emu --model "$TMP/gpu/best" --device cuda --eval --data "$TMP/data.tsv" \
+check "infer --device cuda --eval runs" logged "$TMP/eval_gpu.log" "$INFER" --model "$TMP/gpu/best" --device cuda --eval --data "$TMP/data.tsv" \
     --split "$TMP/gpu/split.json" --output-dir "$TMP/eval_gpu"
 probs "$TMP/gpu/predictions.csv" > "$TMP/p_run"; probs "$TMP/eval_gpu/predictions.csv" > "$TMP/p_gpu"
 check "GPU evaluation = the run's probabilities (1e-5 + 1e-4·|p|)" close "$TMP/p_gpu" "$TMP/p_run" 1e-5 1e-4
 for d in cpu cuda; do
-    ./infer-emu --model "$TMP/gpu/best" --device $d --logits "${TEXTS[@]}" 2> "$TMP/texts_$d.err" |
+    "$INFER" --model "$TMP/gpu/best" --device $d --logits "${TEXTS[@]}" 2> "$TMP/texts_$d.err" |
         grep -o '"logits":\[[^]]*' | sed 's/.*\[//' | tr ',' '\n' > "$TMP/logits_$d"
 done
 check "logits of 3 texts, GPU vs CPU (1e-5 + 1e-4·|cpu|)" close "$TMP/logits_cuda" "$TMP/logits_cpu" 1e-5 1e-4
 
 # --- the same job on the CPU; bf16 on the GPU
-check "train-emu --device cpu runs" train cpu --device cpu
+check "train --device cpu runs" train cpu --device cpu
 losses "$TMP/gpu" > "$TMP/l_gpu"; losses "$TMP/cpu" > "$TMP/l_cpu"
 check "per-step losses, GPU fp32 vs CPU (1e-5 relative)" close "$TMP/l_gpu" "$TMP/l_cpu" 0 1e-5
-check "train-emu --device cuda --precision bf16 runs" train bf16 --device cuda --precision bf16
+check "train --device cuda --precision bf16 runs" train bf16 --device cuda --precision bf16
 check "it printed 'device: cuda (... bf16)'" grep -q '^device: cuda (.*bf16)' "$TMP/bf16.log"
 losses "$TMP/bf16" > "$TMP/l_bf16"
 echo "      losses: cpu $(tr '\n' ' ' < "$TMP/l_cpu")"
@@ -94,16 +98,16 @@ for from in cpu cuda; do
     train "stop_$from" --device $from --save-steps 2 --debug-nan-at-step 4
     check "a $from run stopped at step 4 with its step-2 state (exit 1)" test $? = 1
     check "... and said so" grep -q 'step 4 (epoch 1).*resume/ (step 2)' "$TMP/stop_$from.log"
-    check "--resume on $to finishes it" logged "$TMP/resumed_$to.log" ./train-emu --resume "$TMP/stop_$from" --device $to
+    check "--resume on $to finishes it" logged "$TMP/resumed_$to.log" "$TRAIN" --resume "$TMP/stop_$from" --device $to
     losses "$TMP/stop_$from" > "$TMP/l_resumed_$to"
     check "... with the uninterrupted run's per-step losses (1e-5 relative)" close "$TMP/l_resumed_$to" "$TMP/l_cpu" 0 1e-5
 done
 
 # --- errors: one line, non-zero exit
-# one_error MESSAGE ARGS...: ./train-emu ARGS fails with exactly one line, containing MESSAGE
+# one_error MESSAGE ARGS...: "$TRAIN" ARGS fails with exactly one line, containing MESSAGE
 one_error() {
     local msg=$1; shift
-    ! ./train-emu "$@" > "$TMP/err.log" 2>&1 && [ "$(wc -l < "$TMP/err.log")" = 1 ] && grep -q -- "$msg" "$TMP/err.log"
+    ! "$TRAIN" "$@" > "$TMP/err.log" 2>&1 && [ "$(wc -l < "$TMP/err.log")" = 1 ] && grep -q -- "$msg" "$TMP/err.log"
 }
 check "--device cpu --precision bf16: one error line" one_error "bf16 needs --device cuda" "${JOB[@]}" --device cpu --precision bf16
 check "--device tpu: one error line" one_error "not one of cpu, cuda" "${JOB[@]}" --device tpu
