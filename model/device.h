@@ -18,7 +18,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #ifdef WITH_CUDA
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 #endif
 
 typedef enum { DEVICE_DEFAULT = -1, DEVICE_CPU = 0, DEVICE_CUDA = 1 } DeviceKind;

@@ -41,7 +41,7 @@ one batch row fully masked. The fused versions take O and lse from the matching 
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "attention_flash.cuh"
+#include "kernels/cuda/attention_flash.cuh"
 
 // ------------------------------------------------------------------------------------- version 1
 
@@ -58,17 +58,7 @@ __global__ void attention_datt_kernel(float *datt, const float *dout, const floa
     datt[idx] = s;
 }
 
-// in place: ds = att ∘ (datt - Σ att·datt) · scale, one warp per row
-__global__ void attention_softmax_backward_kernel(float *ds, const float *att, int rows, int T, float scale) {
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    const float *a = att + (size_t)row * T;
-    float *d = ds + (size_t)row * T;
-    float dot = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32) dot += a[t2] * d[t2];
-    dot = warp_reduce_sum(dot);
-    for (int t2 = lane; t2 < T; t2 += 32) d[t2] = a[t2] * (d[t2] - dot) * scale;
-}
+#include "kernels/cuda/attention.cuh"
 
 // every thread owns one element (b, t, c3) of dqkv:
 //   q part: dq[t,i]  += Σ_t2 ds[t,t2] k[t2,i]

@@ -26,7 +26,7 @@ extern "C" {
 #include "model/config.h"
 #include "model/model.h"
 }
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 
 #define PEAK_FLOPS 989e12
 

@@ -36,7 +36,7 @@ fed the same bf16-rounded inputs. Benchmark at the FFN1 backward shapes (RESULT 
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "matmul_simt.cuh"
+#include "kernels/cuda/matmul_simt.cuh"
 
 // ------------------------------------------------------------------------------------- dbias
 

@@ -39,7 +39,7 @@ extern "C" {
 #include "model/model.h"
 #include "model/safetensors.h"
 }
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 
 #define LR 1e-3
 #define WD 0.01

@@ -10,52 +10,13 @@
 // Used by both precisions for now (doc/cuda.md: the bf16 flash path with dropout is the next step).
 #include <math.h>
 
-#include "kernels/cuda/ops.h"
+#include "kernels/cuda/kernels_cuda.h"
+#include "kernels/cuda/attention.cuh"
 #include "kernels/dropout.h"
 
-// att[b,h,t,t2] = q·k / sqrt(HS)
-__global__ void att_scores_kernel(float *att, const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t total = (size_t)B * NH * T * T;
-    if (idx >= total) return;
-    int t2 = idx % T, t = (idx / T) % T, h = (idx / ((size_t)T * T)) % NH, b = idx / ((size_t)NH * T * T);
-    int HS = C / NH, C3 = 3 * C;
-    const float *q = qkv + ((size_t)b * T + t) * C3 + h * HS;
-    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * HS;
-    float s = 0.0f;
-    for (int i = 0; i < HS; i++) s += q[i] * k[i];
-    att[idx] = s * (1.0f / sqrtf((float)HS));
-}
-
-// one warp per row (b,h,t): softmax over the unmasked keys, in place
-__global__ void att_softmax_kernel(float *att, const int *key_mask, int B, int T, int NH) {
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-    if (row >= B * NH * T) return;
-    int b = row / (NH * T);
-    float *a = att + (size_t)row * T;
-    const int *m = key_mask + (size_t)b * T;
-    float mx = -INFINITY, nkeys = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32)
-        if (m[t2]) { mx = fmaxf(mx, a[t2]); nkeys += 1.0f; }
-    mx = mc_warp_max(mx);
-    nkeys = mc_warp_sum(nkeys);
-    if (nkeys == 0.0f) {
-        for (int t2 = lane; t2 < T; t2 += 32) a[t2] = 1.0f / T;
-        return;
-    }
-    float sum = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32) {
-        float e = m[t2] ? expf(a[t2] - mx) : 0.0f;
-        a[t2] = e;
-        sum += e;
-    }
-    float inv = 1.0f / mc_warp_sum(sum);
-    for (int t2 = lane; t2 < T; t2 += 32) a[t2] *= inv;
-}
-
 // out[b,t,h*HS+i] = Σ_t2 dropout(att)[b,h,t,t2] v[b,t2,h*HS+i]
-__global__ void att_av_kernel(float *out, const float *att, const float *qkv, float p, float keep_scale,
-                              uint64_t seed, int B, int T, int C, int NH) {
+__global__ void attention_av_dropout_kernel(float *out, const float *att, const float *qkv, float p, float keep_scale,
+                                            uint64_t seed, int B, int T, int C, int NH) {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (size_t)B * T * C) return;
     int c = idx % C, t = (idx / C) % T, b = idx / ((size_t)T * C);
@@ -80,19 +41,19 @@ static float keep_scale_of(float p) { return p > 0 ? (float)(1.0 / (1.0 - (doubl
 void cu_attention_forward(float *out, float *att, const float *qkv, const int *key_mask, float dropout_p,
                           uint64_t seed, int B, int T, int C, int NH) {
     size_t n_att = (size_t)B * NH * T * T;
-    att_scores_kernel<<<(unsigned)mc_ceil_div(n_att, (size_t)256), 256>>>(att, qkv, B, T, C, NH);
+    attention_scores_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(att, qkv, B, T, C, NH);
     cudaCheckLaunch();
-    att_softmax_kernel<<<(unsigned)mc_ceil_div((size_t)B * NH * T * 32, (size_t)256), 256>>>(att, key_mask, B, T, NH);
+    attention_softmax_kernel<<<(unsigned)ceil_div((size_t)B * NH * T * 32, (size_t)256), 256>>>(att, key_mask, B, T, NH);
     cudaCheckLaunch();
-    att_av_kernel<<<(unsigned)mc_ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, dropout_p,
-                                                                                  keep_scale_of(dropout_p), seed, B, T,
-                                                                                  C, NH);
+    unsigned grid_out = (unsigned)ceil_div((size_t)B * T * C, (size_t)256);
+    float ks = keep_scale_of(dropout_p);
+    attention_av_dropout_kernel<<<grid_out, 256>>>(out, att, qkv, dropout_p, ks, seed, B, T, C, NH);
     cudaCheckLaunch();
 }
 
 // datt[b,h,t,t2] = (dout[b,t,h]·v[b,t2,h]) · keep / (1 - p)   (back through out = P'·V and the dropout)
-__global__ void att_datt_kernel(float *datt, const float *dout, const float *qkv, float p, float keep_scale,
-                                uint64_t seed, int B, int T, int C, int NH) {
+__global__ void attention_datt_dropout_kernel(float *datt, const float *dout, const float *qkv, float p,
+                                              float keep_scale, uint64_t seed, int B, int T, int C, int NH) {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (size_t)B * NH * T * T) return;
     int t2 = idx % T, t = (idx / T) % T, h = (idx / ((size_t)T * T)) % NH, b = idx / ((size_t)NH * T * T);
@@ -105,23 +66,12 @@ __global__ void att_datt_kernel(float *datt, const float *dout, const float *qkv
     datt[idx] = s;
 }
 
-// in place: ds = att ∘ (datt - Σ att·datt) · scale, one warp per row
-__global__ void att_softmax_bwd_kernel(float *ds, const float *att, int rows, int T, float scale) {
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    const float *a = att + (size_t)row * T;
-    float *d = ds + (size_t)row * T;
-    float dot = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32) dot += a[t2] * d[t2];
-    dot = mc_warp_sum(dot);
-    for (int t2 = lane; t2 < T; t2 += 32) d[t2] = a[t2] * (d[t2] - dot) * scale;
-}
-
 // every thread owns one element (b, t, c3) of dqkv:
 //   q: dq[t,i] += Σ_t2 ds[t,t2] k[t2,i]    k: dk[t,i] += Σ_t1 ds[t1,t] q[t1,i]
 //   v: dv[t,i] += Σ_t1 dropout(att)[t1,t] dout[t1,i]
-__global__ void att_dqkv_kernel(float *dqkv, const float *ds, const float *att, const float *dout, const float *qkv,
-                                float p, float keep_scale, uint64_t seed, int B, int T, int C, int NH) {
+__global__ void attention_dqkv_dropout_kernel(float *dqkv, const float *ds, const float *att, const float *dout,
+                                              const float *qkv, float p, float keep_scale, uint64_t seed, int B, int T,
+                                              int C, int NH) {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     int C3 = 3 * C;
     if (idx >= (size_t)B * T * C3) return;
@@ -149,15 +99,14 @@ void cu_attention_backward(float *dqkv, float *scratch, const float *dout, const
                            float dropout_p, uint64_t seed, int B, int T, int C, int NH) {
     size_t n_att = (size_t)B * NH * T * T;
     float ks = keep_scale_of(dropout_p);
-    att_datt_kernel<<<(unsigned)mc_ceil_div(n_att, (size_t)256), 256>>>(scratch, dout, qkv, dropout_p, ks, seed, B, T,
-                                                                         C, NH);
+    attention_datt_dropout_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(scratch, dout, qkv, dropout_p, ks, seed,
+                                                                                   B, T, C, NH);
     cudaCheckLaunch();
     int rows = B * NH * T;
-    att_softmax_bwd_kernel<<<(unsigned)mc_ceil_div((size_t)rows * 32, (size_t)256), 256>>>(
+    attention_softmax_backward_kernel<<<(unsigned)ceil_div((size_t)rows * 32, (size_t)256), 256>>>(
         scratch, att, rows, T, 1.0f / sqrtf((float)(C / NH)));
     cudaCheckLaunch();
-    att_dqkv_kernel<<<(unsigned)mc_ceil_div((size_t)B * T * 3 * C, (size_t)256), 256>>>(dqkv, scratch, att, dout, qkv,
-                                                                                         dropout_p, ks, seed, B, T, C,
-                                                                                         NH);
+    unsigned grid_dqkv = (unsigned)ceil_div((size_t)B * T * 3 * C, (size_t)256);
+    attention_dqkv_dropout_kernel<<<grid_dqkv, 256>>>(dqkv, scratch, att, dout, qkv, dropout_p, ks, seed, B, T, C, NH);
     cudaCheckLaunch();
 }

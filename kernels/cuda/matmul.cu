@@ -9,11 +9,11 @@
 // The wgmma version 4 (sm_90a) is not used yet: it has not run anywhere, and mma.sync runs on sm_80+.
 // GELU of the FFN is fused into the first FFN linear through the shared Epilogue (exact erf form,
 // the pre-activation saved for backward), as the labs validate it.
-#include "kernels/cuda/ops.h"
-#include "dev/cuda/matmul_simt.cuh"
+#include "kernels/cuda/kernels_cuda.h"
+#include "kernels/cuda/matmul_simt.cuh"
 
 // dbias[o] += Σ_n dout[n, o] (dev/cuda/matmul_backward.cu's dbias_kernel, fp32 dout)
-__global__ void mc_dbias_kernel(float *dbias, const float *dout, int N, int OC) {
+__global__ void dbias_kernel(float *dbias, const float *dout, int N, int OC) {
     __shared__ float part[8][33];
     int o = blockIdx.x * 32 + threadIdx.x, r = threadIdx.y;
     float acc = 0.0f;
@@ -29,15 +29,15 @@ __global__ void mc_dbias_kernel(float *dbias, const float *dout, int N, int OC) 
 }
 static void dbias(float *db, const float *dout, int N, int OC) {
     if (!db) return;
-    mc_dbias_kernel<<<mc_ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
+    dbias_kernel<<<ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
     cudaCheckLaunch();
 }
 
 // split-K factor for dW (M = OC, N = C, K = tokens): fill the GPU about twice, slices of >= 256
 // tokens, bounded by the workspace (matmul_backward.cu's choose_split)
 static int choose_split(int M, int N, int K, size_t workspace_floats) {
-    int tiles = mc_ceil_div(M, 128) * mc_ceil_div(N, 128);
-    int split = mc_ceil_div(2 * mc_num_sms(), tiles);
+    int tiles = ceil_div(M, 128) * ceil_div(N, 128);
+    int split = ceil_div(2 * num_sms(), tiles);
     if (split > K / 256) split = K / 256;
     if (split < 1) split = 1;
     while (split > 1 && (size_t)split * M * N > workspace_floats) split--;

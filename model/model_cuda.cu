@@ -1,5 +1,5 @@
-// model_cuda.cu: the GPU model (kernels/cuda/model_cuda.h). The forward and backward are
-// model/model.c's, op for op, with the CUDA launchers of kernels/cuda/ops.h; comments mark where the
+// model/model_cuda.cu: the GPU model (model/model_cuda.h). The forward and backward are
+// model/model.c's, op for op, with the CUDA launchers of kernels/cuda/kernels_cuda.h; comments mark where the
 // GPU path fuses or reorders (each fusion is exact in real arithmetic, only rounding order differs):
 //   - residual add + LayerNorm in one kernel (layernorm_forward lab version 4), and in backward the
 //     LayerNorm's dinp added into both residual inputs (layernorm_backward lab version 3);
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda/model_cuda.h"
-#include "kernels/cuda/ops.h"
+#include "model/model_cuda.h"
+#include "kernels/cuda/kernels_cuda.h"
 #include "kernels/dropout.h"
 
 static_assert(sizeof(ParameterTensors) == NUM_PARAM_FIELDS * sizeof(real *), "ParameterTensors: pointers only");
@@ -117,7 +117,7 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
     g->eps = c->layer_norm_eps;
     g->dropout = c->dropout; g->attention_dropout = c->attention_dropout; g->seq_classif_dropout = c->seq_classif_dropout;
     g->precision = precision;
-    g->num_sms = mc_num_sms();
+    g->num_sms = num_sms();
     g->max_B = max_B; g->max_T = max_T;
     g->dropout_seed = cpu->dropout_seed;
     g->forward_count = cpu->forward_count;

@@ -1,4 +1,4 @@
-// model_cuda.h: the encoder classifiers of model/model.h (DistilBERT, BERT, RoBERTa) on one NVIDIA GPU,
+// model/model_cuda.h: the encoder classifiers of model/model.h (DistilBERT, BERT, RoBERTa) on one NVIDIA GPU,
 // with our own kernels (kernels/cuda/*.cu, chosen from the labs in dev/cuda/). Same semantics as the
 // CPU model: the same parameter layout (one buffer, the CPU parameter table's offsets, so upload and
 // download are one memcpy of params_memory), the same forward/backward order, the same dropout sites,

@@ -1,4 +1,6 @@
-// kernels/cuda/ops.h: host launchers of the production CUDA ops (internal to kernels/cuda/).
+// kernels/cuda/kernels_cuda.h: host launchers of the GPU model's CUDA ops, one file per op family
+// (kernels/cuda/<family>.cu; the kernels they launch carry the labs' names, and where a lab version is
+// the production one it is defined once, in kernels/cuda/<family>.cuh, and included by both).
 // Same conventions as kernels/kernels.h: outputs first, backward ADDS into gradients, dropout masks
 // regenerated from (seed, element index) by kernels/dropout.h. All pointers are device pointers,
 // all launches go to stream 0 and return without synchronising.
@@ -7,8 +9,28 @@
 #include <stdint.h>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/matmul_mma.cuh"   // bf16, the GEMM building blocks
 
-// ---- ops.cu: memory-bound ops (each names the lab version it was chosen from)
+// the number of SMs of the current device (queried once per file)
+static inline int num_sms(void) {
+    static int sms = 0;
+    if (sms == 0) {
+        int dev = 0;
+        cudaCheck(cudaGetDevice(&dev));
+        cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+        if (sms <= 0) sms = 1;
+    }
+    return sms;
+}
+static inline bool aligned_f4(const void *p) { return ((uintptr_t)p & 15) == 0; }
+// grid for grid-stride loops: enough blocks for the work, at most 8 per SM (the labs' choice)
+static inline int grid_stride(size_t work, int block) {
+    size_t g = ceil_div(work, (size_t)block);
+    size_t cap = (size_t)num_sms() * 8;
+    return (int)(g < 1 ? 1 : g > cap ? cap : g);
+}
+
+// ---- the memory-bound ops: embedding.cu, layernorm.cu, gelu.cu, dropout.cu, crossentropy.cu, global_norm.cu, adamw.cu
 void cu_embedding_forward(float *out, const int *ids, const int *pos, const int *type_ids, const float *wte,
                           const float *wpe, const float *wtt, int BT, int C);
 // one table's deterministic scatter-add from a host-built row list (rows, offsets, tokens on the device)
