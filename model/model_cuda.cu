@@ -506,7 +506,7 @@ extern "C" int model_cuda_adamw_update(ModelCuda *g, double lr, double beta1, do
     (void)err;
     (void)errlen;
     g->adamw_step++;
-    CuAdamWScalars s = cu_adamw_scalars(lr, beta1, beta2, eps, weight_decay, g->adamw_step);
+    AdamWScalars s = adamw_scalars(lr, beta1, beta2, eps, weight_decay, g->adamw_step);
     cu_adamw(g->params_memory, (bf16 *)g->params_bf16, g->grads_memory, g->m_memory, g->v_memory, g->num_parameters,
              s, g->clip_pending ? g->norm_result + 1 : NULL);
     g->clip_pending = 0;

@@ -42,25 +42,14 @@ extern "C" {
 
 #include "kernels/cuda/attention.cuh"
 
-// out[b,t,h*HS+i] = Σ_t2 att[b,h,t,t2] v[b,t2,h*HS+i]
-__global__ void attention_av_kernel(float *out, const float *att, const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)B * T * C) return;
-    int c = idx % C, t = (idx / C) % T, b = idx / ((size_t)T * C);
-    int HS = C / NH, h = c / HS, C3 = 3 * C;
-    const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-    const float *v = qkv + (size_t)b * T * C3 + 2 * C + c;
-    float acc = 0.0f;
-    for (int t2 = 0; t2 < T; t2++) acc += a[t2] * v[(size_t)t2 * C3];
-    out[idx] = acc;
-}
-
 static void attention_forward1(float *out, float *att, const float *qkv, const int *key_mask, int B, int T, int C,
                                int NH) {
     size_t n_att = (size_t)B * NH * T * T;
     attention_scores_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(att, qkv, B, T, C, NH);
     attention_softmax_kernel<<<(unsigned)ceil_div((size_t)B * NH * T * 32, (size_t)256), 256>>>(att, key_mask, B, T, NH);
-    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, B, T, C, NH);
+    // no dropout here: p = 0, keep scale 1
+    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, 0.0f, 1.0f, 0, B, T,
+                                                                                      C, NH);
 }
 
 // ------------------------------------------------------------------------------------- dispatch

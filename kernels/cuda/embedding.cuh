@@ -1,5 +1,5 @@
-// kernels/cuda/embedding.cuh: the embedding kernels the GPU model runs (dev/cuda/embedding_forward.cu versions 1, 2;
-// embedding_backward.cu version 2).
+// kernels/cuda/embedding.cuh: the embedding kernels the GPU model runs (dev/cuda/embedding_forward.cu
+// versions 1, 2; embedding_backward.cu version 2).
 // One definition, included by the labs and by kernels/cuda/embedding.cu.
 #pragma once
 #include "kernels/cuda/common.cuh"

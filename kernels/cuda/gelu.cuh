@@ -3,6 +3,7 @@
 // One definition, included by the labs and by kernels/cuda/gelu.cu.
 #pragma once
 #include "kernels/cuda/common.cuh"
+
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 

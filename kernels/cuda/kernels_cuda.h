@@ -5,6 +5,7 @@
 // regenerated from (seed, element index) by kernels/dropout.h. All pointers are device pointers,
 // all launches go to stream 0 and return without synchronising.
 #pragma once
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,12 +62,25 @@ void cu_crossentropy_backward(float *dlogits, const float *probs, const int *lab
 // result[0] = ||g||, result[1] = clip coef (1 when max_norm <= 0 or no clipping needed)
 void cu_global_norm(float *result, float *partials, unsigned int *ticket, const float *g, size_t n, float max_norm);
 int cu_global_norm_max_blocks(void);
+// AdamW's per-step scalars: model/optimizer.c's double expressions (model_adamw_update), rounded to
+// float the same way; t counts this step
 typedef struct {
     float decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps;
-} CuAdamWScalars;
-CuAdamWScalars cu_adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay, int t);
+} AdamWScalars;
+static inline AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                                         int t) {
+    AdamWScalars s;
+    s.decay = (float)(1.0 - lr * weight_decay);
+    s.one_minus_beta1 = (float)(1.0 - beta1);
+    s.beta2 = (float)beta2;
+    s.one_minus_beta2 = (float)(1.0 - beta2);
+    s.step_size = (float)(lr / (1.0 - pow(beta1, t)));
+    s.bc2_sqrt = (float)sqrt(1.0 - pow(beta2, t));
+    s.eps = (float)eps;
+    return s;
+}
 // grad_scale: device pointer to the factor applied to every gradient (the clip coef), or NULL for 1
-void cu_adamw(float *params, bf16 *params_bf16, const float *grads, float *m, float *v, size_t n, CuAdamWScalars s,
+void cu_adamw(float *params, bf16 *params_bf16, const float *grads, float *m, float *v, size_t n, AdamWScalars s,
               const float *grad_scale);
 void cu_to_bf16(bf16 *out, const float *inp, size_t n);
 

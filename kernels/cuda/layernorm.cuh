@@ -1,5 +1,5 @@
-// kernels/cuda/layernorm.cuh: the LayerNorm kernels the GPU model runs (dev/cuda/layernorm_forward.cu versions 3, 4;
-// layernorm_backward.cu version 3).
+// kernels/cuda/layernorm.cuh: the LayerNorm kernels the GPU model runs (dev/cuda/layernorm_forward.cu
+// versions 3, 4; layernorm_backward.cu version 3).
 // One definition, included by the labs and by kernels/cuda/layernorm.cu.
 #pragma once
 #include "kernels/cuda/common.cuh"

@@ -10,26 +10,12 @@
 // GELU of the FFN is fused into the first FFN linear through the shared Epilogue (exact erf form,
 // the pre-activation saved for backward), as the labs validate it.
 #include "kernels/cuda/kernels_cuda.h"
+#include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/matmul_simt.cuh"
 
-// dbias[o] += Σ_n dout[n, o] (dev/cuda/matmul_backward.cu's dbias_kernel, fp32 dout)
-__global__ void dbias_kernel(float *dbias, const float *dout, int N, int OC) {
-    __shared__ float part[8][33];
-    int o = blockIdx.x * 32 + threadIdx.x, r = threadIdx.y;
-    float acc = 0.0f;
-    if (o < OC)
-        for (int n = r; n < N; n += 8) acc += dout[(size_t)n * OC + o];
-    part[r][threadIdx.x] = acc;
-    __syncthreads();
-    if (r == 0 && o < OC) {
-        float s = 0.0f;
-        for (int i = 0; i < 8; i++) s += part[i][threadIdx.x];
-        dbias[o] += s;
-    }
-}
 static void dbias(float *db, const float *dout, int N, int OC) {
     if (!db) return;
-    dbias_kernel<<<ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
+    dbias_kernel<float><<<ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
     cudaCheckLaunch();
 }
 
