@@ -1,9 +1,9 @@
 // kernels/cuda/matmul.cu: the linear layers of the GPU training path, out = inp·Wᵀ + bias
 // (W (OC, C), PyTorch layout) and its backward, from the matmul labs' shared GEMM headers:
 //   fp32: chosen from dev/cuda/matmul_forward.cu / matmul_backward.cu version 2 — gemm_simt
-//         (dev/cuda/matmul_simt.cuh: 128x128x8 smem tiles, 8x8 register tile per thread) on
+//         (kernels/cuda/matmul_simt.cuh: 128x128x8 smem tiles, 8x8 register tile per thread) on
 //         strided views, split-K slabs + fixed-order reduction for dW, the 32x8 dbias kernel;
-//   bf16: chosen from version 3 — gemm_mma (dev/cuda/matmul_mma.cuh: mma.sync m16n8k16, bf16
+//   bf16: chosen from version 3 — gemm_mma (kernels/cuda/matmul_mma.cuh: mma.sync m16n8k16, bf16
 //         operands, fp32 accumulation, 3-stage cp.async), with fp32 output (the labs store bf16 in
 //         the forward; here every activation stays fp32, see doc/cuda.md "GPU training path").
 // The wgmma version 4 (sm_90a) is not used yet: it has not run anywhere, and mma.sync runs on sm_80+.
