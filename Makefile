@@ -2,6 +2,7 @@
 #   make            build the programs
 #   make test       build and run every test suite (test/test_*.c and test/gradcheck_*.c)
 #   make tokenize   the tokenizer command-line tool
+#   make cuda       CUDA labs, the GPU model (build/cuda/) and ./train ./infer with --device cuda (nvcc; no GPU needed)
 # Sources are picked up by directory, so a new file in kernels/, model/, tokenizer/ or data/ needs no edit here.
 
 CC      ?= gcc
@@ -54,6 +55,7 @@ GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 .PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan cuda-programs \
         emu-objs train-emu infer-emu test-train-emu
 all: $(PROGRAMS)
+	@command -v $(NVCC) >/dev/null 2>&1 || echo "nvcc not found: built the CPU programs only (make cuda builds the GPU path where nvcc is)"
 
 # the library, once in float (what ships) and once with real = double (for finite-difference checks)
 $(BUILD)/f32/%.o: %.c
@@ -84,8 +86,9 @@ test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 	@fail=0; for t in $(TESTS) $(GRADCHECKS); do echo "== $$t"; OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} ./$$t || fail=1; done; \
 	if [ $$fail -ne 0 ]; then echo "SOME TEST SUITES FAILED"; exit 1; fi; echo "all test suites passed"
 
-# CUDA kernel labs (dev/cuda/*.cu, built by dev/cuda/Makefile into build/cuda/) and the GPU model
-# (build/cuda/libmodel_cuda.a), then ./train and ./infer with the GPU path (-DWITH_CUDA, model/device.h:
+# CUDA kernel labs (dev/cuda/*.cu) and the GPU model (model/model_cuda.cu and its kernels, kernels/cuda/*.cu:
+# build/cuda/libmodel_cuda.a), both built by dev/cuda/Makefile into build/cuda/ with the labs' flags,
+# then ./train and ./infer with the GPU path (-DWITH_CUDA, model/device.h:
 # --device, --precision): only with nvcc; compiling and linking needs no GPU. The CUDA runtime is linked
 # statically, so the programs start where no toolkit is installed and fall back to the CPU without a GPU.
 # These ./train and ./infer replace the CPU ones (`rm train infer; make` brings those back). The CPU build never
@@ -105,7 +108,7 @@ cuda-programs: $(LIB)
 # its PTX, the GPU model built for it, and the CPU library (gcc -fopenmp: libgomp).
 EMU_OUT  := $(BUILD)/cuda_emu
 EMU_OBJS := $(EMU_OUT)/emu/runtime.o $(EMU_OUT)/emu/ptx.o \
-            $(patsubst kernels/cuda/%.cu,$(EMU_OUT)/prod/%.o,$(wildcard kernels/cuda/*.cu))
+            $(patsubst %.cu,$(EMU_OUT)/prod/%.o,$(wildcard kernels/cuda/*.cu model/*.cu))
 EMU_LINK ?= clang++
 emu-objs:
 	$(MAKE) -C test/cuda_emu model-objs

@@ -1,5 +1,5 @@
 // device.h: where ./train and ./infer run the model — the CPU model (model/model.h) or, in builds
-// compiled with -DWITH_CUDA (`make cuda`, `make train-emu`), the GPU model (kernels/cuda/model_cuda.h)
+// compiled with -DWITH_CUDA (`make cuda`, `make train-emu`), the GPU model (model/model_cuda.h)
 // — behind one set of calls, so the programs have no #ifdefs. Header-only (static functions): the
 // programs are compiled with or without WITH_CUDA, the library (build/libenc.a) never is.
 //
@@ -18,7 +18,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #ifdef WITH_CUDA
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 #endif
 
 typedef enum { DEVICE_DEFAULT = -1, DEVICE_CPU = 0, DEVICE_CUDA = 1 } DeviceKind;

@@ -59,7 +59,7 @@ int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen) {
 
 // ---------------------------------------------------------------------------- activations
 
-static void activation_sizes(const ModelConfig *c, int B, int T, size_t s[NUM_ACTIVATION_TENSORS]) {
+void model_activation_sizes(const ModelConfig *c, int B, int T, size_t s[NUM_ACTIVATION_TENSORS]) {
     size_t BT = (size_t)B * T, C = c->dim, L = c->n_layers, I = c->hidden_dim, NH = c->n_heads;
     size_t NL = c->num_labels;
     size_t sizes[NUM_ACTIVATION_TENSORS] = {
@@ -77,7 +77,7 @@ static void activation_sizes(const ModelConfig *c, int B, int T, size_t s[NUM_AC
     memcpy(s, sizes, sizeof sizes);
 }
 
-// the fields of an ActivationTensors in the order of activation_sizes
+// the fields of an ActivationTensors in the order of model_activation_sizes
 static void activation_fields(ActivationTensors *a, real **ptrs[NUM_ACTIVATION_TENSORS]) {
     real **p[NUM_ACTIVATION_TENSORS] = {
         &a->emb, &a->ln_emb, &a->ln_emb_mean, &a->ln_emb_rstd, &a->x0,
@@ -105,7 +105,7 @@ int model_alloc_activations(Model *m, int max_B, int max_T, char *err, size_t er
         return -1;
     }
     size_t sizes[NUM_ACTIVATION_TENSORS], total = 0;
-    activation_sizes(&m->config, max_B, max_T, sizes);
+    model_activation_sizes(&m->config, max_B, max_T, sizes);
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) total += sizes[i];
     free(m->acts_memory);
     free(m->grads_acts_memory);
@@ -151,17 +151,10 @@ void model_free(Model *m) {
 
 // ---------------------------------------------------------------------------- forward
 
-// dropout sites: 0 embeddings; per layer 3 (attention probabilities, attention output, FFN output);
-// then the head's input and output dropouts
+// the seed of a dropout site (model.h) in this forward
 static uint64_t site_seed(const Model *m, int site) {
     return dropout_site_seed(m->dropout_seed, m->forward_count, (uint64_t)site);
 }
-#define SITE_EMB 0
-#define SITE_ATT(l) (1 + 3 * (l))
-#define SITE_ATTPROJ(l) (2 + 3 * (l))
-#define SITE_FFN(l) (3 + 3 * (l))
-#define SITE_HEAD_IN(L) (1 + 3 * (L))
-#define SITE_HEAD_OUT(L) (2 + 3 * (L))
 
 int model_max_sequence_length(const ModelConfig *c) {
     // RoBERTa positions run from padding_idx + 1 to padding_idx + T
@@ -182,10 +175,7 @@ void model_fill_positions(int *pos, const int *ids, const ModelConfig *c, int B,
     }
 }
 
-// the dropout probabilities of one forward: all 0 in eval mode
-typedef struct { real hidden, att, attproj, head_in, head_out; } DropoutRates;
-
-static DropoutRates dropout_rates(const ModelConfig *c, int training) {
+DropoutRates model_dropout_rates(const ModelConfig *c, int training) {
     DropoutRates r = {0, 0, 0, 0, 0};
     if (!training) return r;
     r.hidden = c->dropout;
@@ -239,7 +229,7 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
     int C = c->dim, NH = c->n_heads, I = c->hidden_dim, L = c->n_layers, NL = c->num_labels;
     int BT = B * T;
     real eps = c->layer_norm_eps;
-    DropoutRates p = dropout_rates(c, training);
+    DropoutRates p = model_dropout_rates(c, training);
     ParameterTensors *w = &m->params;
     ActivationTensors *a = &m->acts;
 
@@ -315,13 +305,13 @@ void model_backward(Model *m) {
     int B = m->B, T = m->T;
     int C = c->dim, NH = c->n_heads, I = c->hidden_dim, L = c->n_layers, NL = c->num_labels;
     int BT = B * T;
-    DropoutRates p = dropout_rates(c, m->training);
+    DropoutRates p = model_dropout_rates(c, m->training);
     ParameterTensors *w = &m->params, *g = &m->grads;
     ActivationTensors *a = &m->acts, *d = &m->grads_acts;
 
     // activation gradients are accumulated too: clear the part this batch shape uses
     size_t sizes[NUM_ACTIVATION_TENSORS];
-    activation_sizes(c, B, T, sizes);
+    model_activation_sizes(c, B, T, sizes);
     real **fields[NUM_ACTIVATION_TENSORS];
     activation_fields(d, fields);
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) zero_parallel(*fields[i], sizes[i]);

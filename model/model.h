@@ -151,6 +151,23 @@ int model_check_inputs(const ModelConfig *c, const int *ids, const int *key_mask
                        int max_B, int max_T, char *err, size_t errlen);
 // Position ids (B,T) of the tokens: t, or RoBERTa's padding_idx + 1 + index among non-pad tokens.
 void model_fill_positions(int *pos, const int *ids, const ModelConfig *c, int B, int T);
+
+// ---- the model's layout: one description for the CPU training forward (model.c), the inference
+// forward (inference.c) and the GPU model (model_cuda.cu); model_check_inputs above is its input check.
+// Elements of each ActivationTensors field for a batch B x T, in field order (emb, ln_emb, ..., losses).
+void model_activation_sizes(const ModelConfig *c, int B, int T, size_t sizes[NUM_ACTIVATION_TENSORS]);
+// Dropout sites: each draws its own masks from dropout_site_seed(dropout_seed, forward_count, site).
+// 0 the embeddings; per layer l three (attention probabilities, attention output, FFN output); then,
+// with L layers, the head's input and output dropouts.
+#define SITE_EMB 0
+#define SITE_ATT(l) (1 + 3 * (l))
+#define SITE_ATTPROJ(l) (2 + 3 * (l))
+#define SITE_FFN(l) (3 + 3 * (l))
+#define SITE_HEAD_IN(L) (1 + 3 * (L))
+#define SITE_HEAD_OUT(L) (2 + 3 * (L))
+// The dropout probability at each kind of site in one forward: all 0 in eval mode (training == 0).
+typedef struct { real hidden, att, attproj, head_in, head_out; } DropoutRates;
+DropoutRates model_dropout_rates(const ModelConfig *c, int training);
 void model_zero_grad(Model *m);
 // Gradients of the mean loss of the last forward into m->grads (accumulated: call zero_grad first).
 void model_backward(Model *m);

@@ -8,7 +8,8 @@ formula is model/optimizer.c's (torch.optim.AdamW, single-tensor), step t counti
   v  = β2·v + (1 - β2)·g²
   p  = p - (lr / (1 - β1^t)) · m / (sqrt(v) / sqrt(1 - β2^t) + eps)
 The scalars are computed on the host in double and rounded to float, exactly as optimizer.c does
-(adamw_scalars below restates those five lines; the per-element loop is the reference's own code).
+(adamw_scalars in kernels/cuda/kernels_cuda.h restates those five lines; the per-element loop is the
+reference's own code).
 One pass: reads p, g, m, v (16 B), writes p, m, v (12 B) and the bf16 copy (2 B): 30 B per parameter.
 CPU reference: model_adamw_update (and model_clip_grad_norm for the grad_scale case) in
 model/optimizer.c, on a Model holding just the four buffers.
@@ -20,85 +21,26 @@ version 1: one thread per parameter, scalar loads and stores.
 
 version 2: four parameters per thread, float4 loads and stores (streaming hints for g, read once),
 the bf16 copy written as one 8-byte store of four values (round to nearest: with fp32 masters no
-stochastic rounding is needed, kernel-notes §6), grid-stride loop, scalar tail.
+stochastic rounding is needed, kernel-notes §6), grid-stride loop, scalar tail; the gradient scale
+is read from device memory (the GPU model's kernel, kernels/cuda/adamw.cuh).
 */
 #include "dev/cuda/common.h"
 extern "C" {
 #include "model/model.h"
 }
 
-typedef struct { float decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps; } AdamWScalars;
-
-// model/optimizer.c, model_adamw_update: the same double expressions, rounded to float the same way
-static AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay, int t) {
-    AdamWScalars s;
-    s.decay = (float)(1.0 - lr * weight_decay);
-    s.one_minus_beta1 = (float)(1.0 - beta1);
-    s.beta2 = (float)beta2;
-    s.one_minus_beta2 = (float)(1.0 - beta2);
-    s.step_size = (float)(lr / (1.0 - pow(beta1, t)));
-    s.bc2_sqrt = (float)sqrt(1.0 - pow(beta2, t));
-    s.eps = (float)eps;
-    return s;
-}
+// AdamWScalars and adamw_scalars (optimizer.c's double expressions rounded to float): kernels/cuda/kernels_cuda.h;
+// adamw_one and version 2's kernel: kernels/cuda/adamw.cuh, the GPU model's
+#include "kernels/cuda/adamw.cuh"
 
 // ---------------------------------------------------------------------------------------------
 // kernels
-
-// one parameter, in optimizer.c's operation order
-__device__ __forceinline__ float adamw_one(float &p, float &m, float &v, float g, const AdamWScalars &s) {
-    p *= s.decay;
-    m += s.one_minus_beta1 * (g - m);
-    v = v * s.beta2 + s.one_minus_beta2 * g * g;
-    float denom = sqrtf(v) / s.bc2_sqrt + s.eps;
-    p += -s.step_size * (m / denom);
-    return p;
-}
 
 // params, grads, m, v (n) -> params, m, v updated; params_bf16 (n) = bf16(params) unless NULL
 __global__ void adamw_kernel1(float *params, __nv_bfloat16 *params_bf16, const float *grads, float *mom, float *vel,
                               size_t n, AdamWScalars s, float grad_scale) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float p = params[i], m = mom[i], v = vel[i];
-    adamw_one(p, m, v, grads[i] * grad_scale, s);
-    params[i] = p;
-    mom[i] = m;
-    vel[i] = v;
-    if (params_bf16) params_bf16[i] = __float2bfloat16_rn(p);
-}
-
-__global__ void adamw_kernel2(float *params, __nv_bfloat16 *params_bf16, const float *grads, float *mom, float *vel,
-                              size_t n, AdamWScalars s, float grad_scale) {
-    size_t n4 = n / 4;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (size_t)gridDim.x * blockDim.x) {
-        float4 p = reinterpret_cast<float4 *>(params)[i];
-        float4 g = __ldcs(reinterpret_cast<const float4 *>(grads) + i);
-        float4 m = reinterpret_cast<float4 *>(mom)[i];
-        float4 v = reinterpret_cast<float4 *>(vel)[i];
-        adamw_one(p.x, m.x, v.x, g.x * grad_scale, s);
-        adamw_one(p.y, m.y, v.y, g.y * grad_scale, s);
-        adamw_one(p.z, m.z, v.z, g.z * grad_scale, s);
-        adamw_one(p.w, m.w, v.w, g.w * grad_scale, s);
-        reinterpret_cast<float4 *>(params)[i] = p;
-        __stcs(reinterpret_cast<float4 *>(mom) + i, m);
-        __stcs(reinterpret_cast<float4 *>(vel) + i, v);
-        if (params_bf16) {
-            struct alignas(8) { __nv_bfloat162 a, b; } q;
-            q.a = __floats2bfloat162_rn(p.x, p.y);
-            q.b = __floats2bfloat162_rn(p.z, p.w);
-            reinterpret_cast<decltype(q) *>(params_bf16)[i] = q;
-        }
-    }
-    if (blockIdx.x == 0 && threadIdx.x < n - 4 * n4) {
-        size_t i = 4 * n4 + threadIdx.x;
-        float p = params[i], m = mom[i], v = vel[i];
-        adamw_one(p, m, v, grads[i] * grad_scale, s);
-        params[i] = p;
-        mom[i] = m;
-        vel[i] = v;
-        if (params_bf16) params_bf16[i] = __float2bfloat16_rn(p);
-    }
+    if (i < n) adamw_element(params, params_bf16, grads, mom, vel, i, s, grad_scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,8 +51,9 @@ static void adamw1(float *params, __nv_bfloat16 *params_bf16, const float *grads
     adamw_kernel1<<<(unsigned)ceil_div(n, (size_t)block), block>>>(params, params_bf16, grads, mom, vel, n, s, grad_scale);
     cudaCheckLaunch();
 }
+// grad_scale: a device pointer (NULL: 1), as the GPU model hands over the clip coefficient
 static void adamw2(float *params, __nv_bfloat16 *params_bf16, const float *grads, float *mom, float *vel, size_t n,
-                   AdamWScalars s, float grad_scale, int block) {
+                   AdamWScalars s, const float *grad_scale, int block) {
     size_t grid = std::max<size_t>(1, std::min<size_t>(ceil_div(n / 4, (size_t)block), (size_t)lab_device.num_sms * 16));
     adamw_kernel2<<<(unsigned)grid, block>>>(params, params_bf16, grads, mom, vel, n, s, grad_scale);
     cudaCheckLaunch();
@@ -169,6 +112,8 @@ int main(int argc, char **argv) {
             float *p_bf16 = (float *)host_malloc(n * sizeof(float));
             memcpy(p_bf16, p, n * sizeof(float));
             round_to_bf16(p_bf16, n);
+            float *d_scale = dev_alloc<float>(1);
+            to_device(d_scale, &grad_scale, 1);
             for (int ver = 1; ver <= 2; ver++) {
                 if (!lab_want(argc, argv, ver)) continue;
                 lab_version = ver;
@@ -180,7 +125,7 @@ int main(int argc, char **argv) {
                     poison(d_p16, n * sizeof(__nv_bfloat16));
                     __nv_bfloat16 *copy = with_copy ? d_p16 : NULL;
                     if (ver == 1) adamw1(d_p, copy, d_g, d_m, d_v, n, sc, grad_scale, 256);
-                    else adamw2(d_p, copy, d_g, d_m, d_v, n, sc, grad_scale, 256);
+                    else adamw2(d_p, copy, d_g, d_m, d_v, n, sc, d_scale, 256);
                     cudaCheck(cudaDeviceSynchronize());
                     validate(with_copy ? "params (with bf16 copy)" : "params", d_p, p, n, TOL_FP32);
                     validate("m", d_m, m, n, TOL_FP32);
@@ -188,6 +133,7 @@ int main(int argc, char **argv) {
                     if (with_copy) validate("params bf16 copy", d_p16, p_bf16, n, TOL_BF16);
                 }
             }
+            cudaCheck(cudaFree(d_scale));
             free(p_bf16);
         }
         for (float *q : {d_p, d_g, d_m, d_v}) cudaCheck(cudaFree(q));
@@ -206,7 +152,7 @@ int main(int argc, char **argv) {
         if (!lab_want(argc, argv, ver)) continue;
         Timing t = benchmark_blocks(ver, {128, 256, 512}, [&](int block) {
             if (ver == 1) adamw1(d_p, d_p16, d_g, d_m, d_v, n, sc, 1.0f, block);
-            else adamw2(d_p, d_p16, d_g, d_m, d_v, n, sc, 1.0f, block);
+            else adamw2(d_p, d_p16, d_g, d_m, d_v, n, sc, NULL, block);
         });
         double bytes = 30.0 * n;
         print_result("adamw", ver, t, bytes, 0, 0, sizes[0].name);

@@ -41,68 +41,23 @@ one batch row fully masked. The fused versions take O and lse from the matching 
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "attention_flash.cuh"
+#include "kernels/cuda/attention_flash.cuh"
 
 // ------------------------------------------------------------------------------------- version 1
 
-// datt[b,h,t,t2] = dout[b,t,h]·v[b,t2,h]
-__global__ void attention_datt_kernel(float *datt, const float *dout, const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)B * NH * T * T) return;
-    int t2 = idx % T, t = (idx / T) % T, h = (idx / ((size_t)T * T)) % NH, b = idx / ((size_t)NH * T * T);
-    int HS = C / NH, C3 = 3 * C;
-    const float *d = dout + ((size_t)b * T + t) * C + h * HS;
-    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * HS;
-    float s = 0.0f;
-    for (int i = 0; i < HS; i++) s += d[i] * v[i];
-    datt[idx] = s;
-}
-
-// in place: ds = att ∘ (datt - Σ att·datt) · scale, one warp per row
-__global__ void attention_softmax_backward_kernel(float *ds, const float *att, int rows, int T, float scale) {
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    const float *a = att + (size_t)row * T;
-    float *d = ds + (size_t)row * T;
-    float dot = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32) dot += a[t2] * d[t2];
-    dot = warp_reduce_sum(dot);
-    for (int t2 = lane; t2 < T; t2 += 32) d[t2] = a[t2] * (d[t2] - dot) * scale;
-}
-
-// every thread owns one element (b, t, c3) of dqkv:
-//   q part: dq[t,i]  += Σ_t2 ds[t,t2] k[t2,i]
-//   k part: dk[t,i]  += Σ_t1 ds[t1,t] q[t1,i]
-//   v part: dv[t,i]  += Σ_t1 att[t1,t] dout[t1,i]
-__global__ void attention_dqkv_kernel(float *dqkv, const float *ds, const float *att, const float *dout,
-                                      const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    int C3 = 3 * C;
-    if (idx >= (size_t)B * T * C3) return;
-    int c3 = idx % C3, t = (idx / C3) % T, b = idx / ((size_t)T * C3);
-    int part = c3 / C, c = c3 % C, HS = C / NH, h = c / HS;
-    const size_t head = ((size_t)b * NH + h) * T * T;
-    float acc = 0.0f;
-    if (part == 0) {
-        const float *row = ds + head + (size_t)t * T;
-        for (int t2 = 0; t2 < T; t2++) acc += row[t2] * qkv[((size_t)b * T + t2) * C3 + C + c];
-    } else if (part == 1) {
-        for (int t1 = 0; t1 < T; t1++) acc += ds[head + (size_t)t1 * T + t] * qkv[((size_t)b * T + t1) * C3 + c];
-    } else {
-        for (int t1 = 0; t1 < T; t1++) acc += att[head + (size_t)t1 * T + t] * dout[((size_t)b * T + t1) * C + c];
-    }
-    dqkv[idx] += acc;
-}
+#include "kernels/cuda/attention.cuh"
 
 static void attention_backward1(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
                                 int B, int T, int C, int NH) {
     size_t n_att = (size_t)B * NH * T * T;
-    attention_datt_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(scratch, dout, qkv, B, T, C, NH);
+    // no dropout here: p = 0, keep scale 1
+    attention_datt_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(scratch, dout, qkv, 0.0f, 1.0f, 0, B, T, C, NH);
     int rows = B * NH * T;
     attention_softmax_backward_kernel<<<(unsigned)ceil_div((size_t)rows * 32, (size_t)256), 256>>>(
         scratch, att, rows, T, 1.0f / sqrtf((float)(C / NH)));
     attention_dqkv_kernel<<<(unsigned)ceil_div((size_t)B * T * 3 * C, (size_t)256), 256>>>(dqkv, scratch, att, dout,
-                                                                                          qkv, B, T, C, NH);
+                                                                                          qkv, 0.0f, 1.0f, 0, B, T, C,
+                                                                                          NH);
 }
 
 // ------------------------------------------------------------------------------------- D pre-pass

@@ -36,69 +36,20 @@ B32xT256 (RESULT lines, common.h).
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "attention_flash.cuh"
+#include "kernels/cuda/attention_flash.cuh"
 
 // ------------------------------------------------------------------------------------- version 1
 
-// att[b,h,t,t2] = q[b,t,h]·k[b,t2,h] / sqrt(HS)   (raw scores; the softmax kernel masks)
-__global__ void attention_scores_kernel(float *att, const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t total = (size_t)B * NH * T * T;
-    if (idx >= total) return;
-    int t2 = idx % T, t = (idx / T) % T, h = (idx / ((size_t)T * T)) % NH, b = idx / ((size_t)NH * T * T);
-    int HS = C / NH, C3 = 3 * C;
-    const float *q = qkv + ((size_t)b * T + t) * C3 + h * HS;
-    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * HS;
-    float s = 0.0f;
-    for (int i = 0; i < HS; i++) s += q[i] * k[i];
-    att[idx] = s * (1.0f / sqrtf((float)HS));
-}
-
-// one warp per row (b,h,t): softmax over the unmasked keys, in place
-__global__ void attention_softmax_kernel(float *att, const int *key_mask, int B, int T, int NH) {
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-    if (row >= B * NH * T) return;
-    int b = row / (NH * T);
-    float *a = att + (size_t)row * T;
-    const int *m = key_mask + (size_t)b * T;
-    float mx = -INFINITY, nkeys = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32)
-        if (m[t2]) { mx = fmaxf(mx, a[t2]); nkeys += 1.0f; }
-    mx = warp_reduce_max(mx);
-    nkeys = warp_reduce_sum(nkeys);
-    if (nkeys == 0.0f) {  // every key masked: uniform, as the reference
-        for (int t2 = lane; t2 < T; t2 += 32) a[t2] = 1.0f / T;
-        return;
-    }
-    float sum = 0.0f;
-    for (int t2 = lane; t2 < T; t2 += 32) {
-        float e = m[t2] ? expf(a[t2] - mx) : 0.0f;   // masked: exactly 0
-        a[t2] = e;
-        sum += e;
-    }
-    float inv = 1.0f / warp_reduce_sum(sum);
-    for (int t2 = lane; t2 < T; t2 += 32) a[t2] *= inv;
-}
-
-// out[b,t,h*HS+i] = Σ_t2 att[b,h,t,t2] v[b,t2,h*HS+i]
-__global__ void attention_av_kernel(float *out, const float *att, const float *qkv, int B, int T, int C, int NH) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)B * T * C) return;
-    int c = idx % C, t = (idx / C) % T, b = idx / ((size_t)T * C);
-    int HS = C / NH, h = c / HS, C3 = 3 * C;
-    const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-    const float *v = qkv + (size_t)b * T * C3 + 2 * C + c;
-    float acc = 0.0f;
-    for (int t2 = 0; t2 < T; t2++) acc += a[t2] * v[(size_t)t2 * C3];
-    out[idx] = acc;
-}
+#include "kernels/cuda/attention.cuh"
 
 static void attention_forward1(float *out, float *att, const float *qkv, const int *key_mask, int B, int T, int C,
                                int NH) {
     size_t n_att = (size_t)B * NH * T * T;
     attention_scores_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(att, qkv, B, T, C, NH);
     attention_softmax_kernel<<<(unsigned)ceil_div((size_t)B * NH * T * 32, (size_t)256), 256>>>(att, key_mask, B, T, NH);
-    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, B, T, C, NH);
+    // no dropout here: p = 0, keep scale 1
+    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, 0.0f, 1.0f, 0, B, T,
+                                                                                      C, NH);
 }
 
 // ------------------------------------------------------------------------------------- dispatch

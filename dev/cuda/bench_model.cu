@@ -2,7 +2,7 @@
 bench_model.cu: our side of the GPU benchmark against PyTorch (dev/bench_gpu.py is the other side;
 dev/gpu_check.sh runs both and prints one table). A randomly initialised DistilBERT-base sequence
 classifier (V 30522, C 768, 6 layers, 12 heads, FFN 3072, 2 labels), batch B x T (default 32 x 256)
-of random full-length token ids, on the GPU path of kernels/cuda/model_cuda.h:
+of random full-length token ids, on the GPU path of model/model_cuda.h:
   train: forward (dropout on) + zero_grad + backward + clip_grad_norm(1.0) + AdamW, one step;
   infer: forward in eval mode, no labels.
 Median of --iters timed steps (CUDA events, after --warmup untimed ones), tokens/s = B·T / median,
@@ -26,7 +26,7 @@ extern "C" {
 #include "model/config.h"
 #include "model/model.h"
 }
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 
 #define PEAK_FLOPS 989e12
 

@@ -39,19 +39,9 @@
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 
-// ----------------------------------------------------------------------------------------------
-// errors
-
-#define cudaCheck(call) cuda_check_((call), #call, __FILE__, __LINE__)
-static inline void cuda_check_(cudaError_t e, const char *what, const char *file, int line) {
-    if (e != cudaSuccess) {
-        fprintf(stderr, "%s:%d: CUDA error %s: %s (%s)\n", file, line, cudaGetErrorName(e),
-                cudaGetErrorString(e), what);
-        exit(2);
-    }
-}
-// after a kernel launch: launch-configuration errors now, execution errors at the next sync
-#define cudaCheckLaunch() cudaCheck(cudaGetLastError())
+// errors (cudaCheck, cudaCheckLaunch), ceil_div and the warp/block reductions: kernels/cuda/common.cuh,
+// the same the production kernels use
+#include "kernels/cuda/common.cuh"
 
 static inline void *host_malloc_(size_t bytes, const char *file, int line) {
     void *p = malloc(bytes ? bytes : 1);
@@ -59,8 +49,6 @@ static inline void *host_malloc_(size_t bytes, const char *file, int line) {
     return p;
 }
 #define host_malloc(bytes) host_malloc_((bytes), __FILE__, __LINE__)
-
-template <class T> static inline T ceil_div(T a, T b) { return (a + b - 1) / b; }
 
 // ----------------------------------------------------------------------------------------------
 // random inputs (a fixed-seed xorshift: runs are reproducible, every call gives fresh values)
@@ -416,28 +404,7 @@ static inline bool lab_want(int argc, char **argv, int version) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// device helpers
-
-__device__ __forceinline__ float warp_reduce_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-__device__ __forceinline__ float warp_reduce_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-// sum over a block of up to 1024 threads (blockDim.x a multiple of 32); every thread gets the result.
-// The order is fixed by the launch shape, so the result is deterministic.
-__device__ __forceinline__ float block_reduce_sum(float v) {
-    __shared__ float shared[32];
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
-    v = warp_reduce_sum(v);
-    __syncthreads();   // shared[] may still be read by a previous call
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    v = lane < nwarps ? shared[lane] : 0.0f;
-    return warp_reduce_sum(v);
-}
+// device helpers (the reductions are in kernels/cuda/common.cuh)
 
 // 16-byte packs of 8 bf16 (llm.c's x128): one vector load or store
 struct alignas(16) bf16x8 { __nv_bfloat162 h[4]; };

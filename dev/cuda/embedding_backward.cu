@@ -44,32 +44,7 @@ __global__ void embedding_backward_kernel1(float *dwte, float *dwpe, float *dwtt
     if (dwtt) atomicAdd(dwtt + (size_t)type_ids[bt] * C + c, d);
 }
 
-// one block per distinct row r = rows[blockIdx.x]; its tokens are tokens[offsets[b] .. offsets[b+1])
-template <bool VEC4>
-__global__ void embedding_backward_kernel2(float *dtable, const float *dout, const int *rows, const int *offsets,
-                                           const int *tokens, int C) {
-    int b = blockIdx.x;
-    int r = rows[b], begin = offsets[b], end = offsets[b + 1];
-    float *drow = dtable + (size_t)r * C;
-    if (VEC4) {
-        int C4 = C / 4;
-        for (int c4 = threadIdx.x; c4 < C4; c4 += blockDim.x) {
-            float4 acc = make_float4(0, 0, 0, 0);
-            for (int k = begin; k < end; k++) {
-                float4 d = __ldg(reinterpret_cast<const float4 *>(dout + (size_t)tokens[k] * C) + c4);
-                acc.x += d.x; acc.y += d.y; acc.z += d.z; acc.w += d.w;
-            }
-            float4 g = reinterpret_cast<float4 *>(drow)[c4];
-            reinterpret_cast<float4 *>(drow)[c4] = make_float4(g.x + acc.x, g.y + acc.y, g.z + acc.z, g.w + acc.w);
-        }
-    } else {
-        for (int c = threadIdx.x; c < C; c += blockDim.x) {
-            float acc = 0.0f;
-            for (int k = begin; k < end; k++) acc += dout[(size_t)tokens[k] * C + c];
-            drow[c] += acc;
-        }
-    }
-}
+#include "kernels/cuda/embedding.cuh"
 
 // ---------------------------------------------------------------------------------------------
 // the host-side bucketing for version 2

@@ -25,31 +25,7 @@ extern "C" {
 // ---------------------------------------------------------------------------------------------
 // kernels
 
-// ids, pos, type_ids (B·T); wte (V,C), wpe (P,C), wtt (NT,C) or NULL -> out (B·T, C)
-__global__ void embedding_forward_kernel1(float *out, const int *ids, const int *pos, const int *type_ids,
-                                          const float *wte, const float *wpe, const float *wtt, int BT, int C) {
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)BT * C) return;
-    int bt = (int)(idx / C), c = (int)(idx % C);
-    float w = wte[(size_t)ids[bt] * C + c];
-    if (wtt) w += wtt[(size_t)type_ids[bt] * C + c];
-    out[idx] = w + wpe[(size_t)pos[bt] * C + c];
-}
-
-__global__ void embedding_forward_kernel2(float *out, const int *ids, const int *pos, const int *type_ids,
-                                          const float *wte, const float *wpe, const float *wtt, int BT, int C) {
-    int C4 = C / 4;
-    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)BT * C4) return;
-    int bt = (int)(idx / C4), c4 = (int)(idx % C4);
-    float4 w = __ldg(reinterpret_cast<const float4 *>(wte + (size_t)ids[bt] * C) + c4);
-    if (wtt) {
-        float4 t = __ldg(reinterpret_cast<const float4 *>(wtt + (size_t)type_ids[bt] * C) + c4);
-        w = make_float4(w.x + t.x, w.y + t.y, w.z + t.z, w.w + t.w);
-    }
-    float4 p = __ldg(reinterpret_cast<const float4 *>(wpe + (size_t)pos[bt] * C) + c4);
-    __stcs(reinterpret_cast<float4 *>(out) + idx, make_float4(w.x + p.x, w.y + p.y, w.z + p.z, w.w + p.w));
-}
+#include "kernels/cuda/embedding.cuh"
 
 __global__ void embedding_forward_kernel3(__nv_bfloat16 *out, const int *ids, const int *pos, const int *type_ids,
                                           const __nv_bfloat16 *wte, const __nv_bfloat16 *wpe,

@@ -36,27 +36,12 @@ fed the same bf16-rounded inputs. Benchmark at the FFN1 backward shapes (RESULT 
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "matmul_simt.cuh"
+#include "kernels/cuda/matmul_simt.cuh"
 
 // ------------------------------------------------------------------------------------- dbias
 
-// dbias[o] += Σ_n dout[n, o]: block = 32 columns x 8 row groups; each thread sums its rows in
-// order, then the 8 partials are added in order (deterministic)
-template <typename T>
-__global__ void dbias_kernel(float *dbias, const T *dout, int N, int OC) {
-    __shared__ float part[8][33];
-    int o = blockIdx.x * 32 + threadIdx.x, r = threadIdx.y;
-    float acc = 0.0f;
-    if (o < OC)
-        for (int n = r; n < N; n += 8) acc += load_value(dout + (size_t)n * OC + o);
-    part[r][threadIdx.x] = acc;
-    __syncthreads();
-    if (r == 0 && o < OC) {
-        float s = 0.0f;
-        for (int i = 0; i < 8; i++) s += part[i][threadIdx.x];
-        dbias[o] += s;
-    }
-}
+#include "kernels/cuda/matmul.cuh"
+
 template <typename T> static void dbias_launch(float *dbias, const T *dout, int N, int OC) {
     dbias_kernel<T><<<ceil_div(OC, 32), dim3(32, 8)>>>(dbias, dout, N, OC);
 }

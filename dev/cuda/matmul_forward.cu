@@ -45,7 +45,7 @@ bf16-rounded inputs. Then a benchmark at the FFN1 shapes and the head (RESULT li
 extern "C" {
 #include "kernels/kernels.h"
 }
-#include "matmul_simt.cuh"
+#include "kernels/cuda/matmul_simt.cuh"
 
 // ------------------------------------------------------------------------------------- version 4: wgmma
 

@@ -1,5 +1,5 @@
 /*
-model_check.cu: the GPU training path (kernels/cuda/model_cuda.h) against transformers and against the
+model_check.cu: the GPU training path (model/model_cuda.h) against transformers and against the
 CPU reference model, on the parity fixtures test/fixtures/{distilbert,distilbert-fp16,bert,roberta}-tiny,
 in both precisions. Not a kernel lab: it links build/cuda/libmodel_cuda.a and the CPU library.
 
@@ -39,7 +39,7 @@ extern "C" {
 #include "model/model.h"
 #include "model/safetensors.h"
 }
-#include "kernels/cuda/model_cuda.h"
+#include "model/model_cuda.h"
 
 #define LR 1e-3
 #define WD 0.01

@@ -1,43 +1,29 @@
 // kernels/cuda/matmul.cu: the linear layers of the GPU training path, out = inp·Wᵀ + bias
 // (W (OC, C), PyTorch layout) and its backward, from the matmul labs' shared GEMM headers:
 //   fp32: chosen from dev/cuda/matmul_forward.cu / matmul_backward.cu version 2 — gemm_simt
-//         (dev/cuda/matmul_simt.cuh: 128x128x8 smem tiles, 8x8 register tile per thread) on
+//         (kernels/cuda/matmul_simt.cuh: 128x128x8 smem tiles, 8x8 register tile per thread) on
 //         strided views, split-K slabs + fixed-order reduction for dW, the 32x8 dbias kernel;
-//   bf16: chosen from version 3 — gemm_mma (dev/cuda/matmul_mma.cuh: mma.sync m16n8k16, bf16
+//   bf16: chosen from version 3 — gemm_mma (kernels/cuda/matmul_mma.cuh: mma.sync m16n8k16, bf16
 //         operands, fp32 accumulation, 3-stage cp.async), with fp32 output (the labs store bf16 in
 //         the forward; here every activation stays fp32, see doc/cuda.md "GPU training path").
 // The wgmma version 4 (sm_90a) is not used yet: it has not run anywhere, and mma.sync runs on sm_80+.
 // GELU of the FFN is fused into the first FFN linear through the shared Epilogue (exact erf form,
 // the pre-activation saved for backward), as the labs validate it.
-#include "kernels/cuda/ops.h"
-#include "dev/cuda/matmul_simt.cuh"
+#include "kernels/cuda/kernels_cuda.h"
+#include "kernels/cuda/matmul.cuh"
+#include "kernels/cuda/matmul_simt.cuh"
 
-// dbias[o] += Σ_n dout[n, o] (dev/cuda/matmul_backward.cu's dbias_kernel, fp32 dout)
-__global__ void mc_dbias_kernel(float *dbias, const float *dout, int N, int OC) {
-    __shared__ float part[8][33];
-    int o = blockIdx.x * 32 + threadIdx.x, r = threadIdx.y;
-    float acc = 0.0f;
-    if (o < OC)
-        for (int n = r; n < N; n += 8) acc += dout[(size_t)n * OC + o];
-    part[r][threadIdx.x] = acc;
-    __syncthreads();
-    if (r == 0 && o < OC) {
-        float s = 0.0f;
-        for (int i = 0; i < 8; i++) s += part[i][threadIdx.x];
-        dbias[o] += s;
-    }
-}
 static void dbias(float *db, const float *dout, int N, int OC) {
     if (!db) return;
-    mc_dbias_kernel<<<mc_ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
+    dbias_kernel<float><<<ceil_div(OC, 32), dim3(32, 8)>>>(db, dout, N, OC);
     cudaCheckLaunch();
 }
 
 // split-K factor for dW (M = OC, N = C, K = tokens): fill the GPU about twice, slices of >= 256
 // tokens, bounded by the workspace (matmul_backward.cu's choose_split)
 static int choose_split(int M, int N, int K, size_t workspace_floats) {
-    int tiles = mc_ceil_div(M, 128) * mc_ceil_div(N, 128);
-    int split = mc_ceil_div(2 * mc_num_sms(), tiles);
+    int tiles = ceil_div(M, 128) * ceil_div(N, 128);
+    int split = ceil_div(2 * num_sms(), tiles);
     if (split > K / 256) split = K / 256;
     if (split < 1) split = 1;
     while (split > 1 && (size_t)split * M * N > workspace_floats) split--;

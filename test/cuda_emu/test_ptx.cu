@@ -5,7 +5,7 @@
 //       SM75_U32x4_LDSM_N / SM75_U16x8_LDSM_T bit maps, rows gathered from random places of a tile
 //   mma.sync m16n8k16 bf16 and f16: fragments built from CuTe's MMA_Traits<SM80_16x8x16_*> thread-value
 //       layouts, D compared with A·B + C computed in double
-//   ldmatrix + mma through the wrappers of dev/cuda/matmul_mma.cuh (ldsm_a_mk / ldsm_a_km / ldsm_b_nk /
+//   ldmatrix + mma through the wrappers of kernels/cuda/matmul_mma.cuh (ldsm_a_mk / ldsm_a_km / ldsm_b_nk /
 //       ldsm_b_kn, cp_async16): a 16x16x16 product at several tile positions, all four operand majors
 //   cp.async: not visible before its wait_group, visible after; zero fill; uncommitted copies stay
 //   wgmma m64nNk16 bf16: N in {8, 64, 128, 256} x swizzle {none, 32B, 64B, 128B} x K-/MN-major A and B x
@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "dev/cuda/matmul_mma.cuh"
+#include "kernels/cuda/matmul_mma.cuh"
 
 static int n_passed, n_failed;
 

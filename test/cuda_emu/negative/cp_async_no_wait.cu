@@ -3,7 +3,7 @@
 // EXPECT: cp.async|different device memory
 #include <cuda_runtime.h>
 #include <stdio.h>
-#include "dev/cuda/matmul_mma.cuh"
+#include "kernels/cuda/matmul_mma.cuh"
 
 __global__ void cp_async_no_wait_kernel(float *out, const bf16 *in) {
     __shared__ __align__(16) bf16 tile[64 * 8];

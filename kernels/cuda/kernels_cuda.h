@@ -1,14 +1,37 @@
-// kernels/cuda/ops.h: host launchers of the production CUDA ops (internal to kernels/cuda/).
+// kernels/cuda/kernels_cuda.h: host launchers of the GPU model's CUDA ops, one file per op family
+// (kernels/cuda/<family>.cu; the kernels they launch carry the labs' names, and where a lab version is
+// the production one it is defined once, in kernels/cuda/<family>.cuh, and included by both).
 // Same conventions as kernels/kernels.h: outputs first, backward ADDS into gradients, dropout masks
 // regenerated from (seed, element index) by kernels/dropout.h. All pointers are device pointers,
 // all launches go to stream 0 and return without synchronising.
 #pragma once
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/matmul_mma.cuh"   // bf16, the GEMM building blocks
 
-// ---- ops.cu: memory-bound ops (each names the lab version it was chosen from)
+// the number of SMs of the current device (queried once per file)
+static inline int num_sms(void) {
+    static int sms = 0;
+    if (sms == 0) {
+        int dev = 0;
+        cudaCheck(cudaGetDevice(&dev));
+        cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+        if (sms <= 0) sms = 1;
+    }
+    return sms;
+}
+static inline bool aligned_f4(const void *p) { return ((uintptr_t)p & 15) == 0; }
+// grid for grid-stride loops: enough blocks for the work, at most 8 per SM (the labs' choice)
+static inline int grid_stride(size_t work, int block) {
+    size_t g = ceil_div(work, (size_t)block);
+    size_t cap = (size_t)num_sms() * 8;
+    return (int)(g < 1 ? 1 : g > cap ? cap : g);
+}
+
+// ---- the memory-bound ops: embedding.cu, layernorm.cu, gelu.cu, dropout.cu, crossentropy.cu, global_norm.cu, adamw.cu
 void cu_embedding_forward(float *out, const int *ids, const int *pos, const int *type_ids, const float *wte,
                           const float *wpe, const float *wtt, int BT, int C);
 // one table's deterministic scatter-add from a host-built row list (rows, offsets, tokens on the device)
@@ -39,12 +62,25 @@ void cu_crossentropy_backward(float *dlogits, const float *probs, const int *lab
 // result[0] = ||g||, result[1] = clip coef (1 when max_norm <= 0 or no clipping needed)
 void cu_global_norm(float *result, float *partials, unsigned int *ticket, const float *g, size_t n, float max_norm);
 int cu_global_norm_max_blocks(void);
+// AdamW's per-step scalars: model/optimizer.c's double expressions (model_adamw_update), rounded to
+// float the same way; t counts this step
 typedef struct {
     float decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps;
-} CuAdamWScalars;
-CuAdamWScalars cu_adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay, int t);
+} AdamWScalars;
+static inline AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double weight_decay,
+                                         int t) {
+    AdamWScalars s;
+    s.decay = (float)(1.0 - lr * weight_decay);
+    s.one_minus_beta1 = (float)(1.0 - beta1);
+    s.beta2 = (float)beta2;
+    s.one_minus_beta2 = (float)(1.0 - beta2);
+    s.step_size = (float)(lr / (1.0 - pow(beta1, t)));
+    s.bc2_sqrt = (float)sqrt(1.0 - pow(beta2, t));
+    s.eps = (float)eps;
+    return s;
+}
 // grad_scale: device pointer to the factor applied to every gradient (the clip coef), or NULL for 1
-void cu_adamw(float *params, bf16 *params_bf16, const float *grads, float *m, float *v, size_t n, CuAdamWScalars s,
+void cu_adamw(float *params, bf16 *params_bf16, const float *grads, float *m, float *v, size_t n, AdamWScalars s,
               const float *grad_scale);
 void cu_to_bf16(bf16 *out, const float *inp, size_t n);
 

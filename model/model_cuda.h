@@ -1,4 +1,4 @@
-// model_cuda.h: the encoder classifiers of model/model.h (DistilBERT, BERT, RoBERTa) on one NVIDIA GPU,
+// model/model_cuda.h: the encoder classifiers of model/model.h (DistilBERT, BERT, RoBERTa) on one NVIDIA GPU,
 // with our own kernels (kernels/cuda/*.cu, chosen from the labs in dev/cuda/). Same semantics as the
 // CPU model: the same parameter layout (one buffer, the CPU parameter table's offsets, so upload and
 // download are one memcpy of params_memory), the same forward/backward order, the same dropout sites,
@@ -34,11 +34,14 @@ extern "C" {
 typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1 } Precision;
 
 typedef struct {
-    // the CPU model's configuration values the GPU path needs (the config itself stays with the CPU model)
+    // the CPU model's configuration (a copy without its strings: id2label and problem_type are NULL);
+    // the layout (activation sizes, dropout sites and rates, input checks) comes from it through model.h,
+    // and its values the kernels need by their short names
+    ModelConfig config;
     ModelArch arch;
     Activation activation;
     int V, C, L, NH, I, P, NT, NL, pad_token_id;
-    float eps, dropout, attention_dropout, seq_classif_dropout;
+    float eps;
     Precision precision;
     int num_sms;
 

@@ -1,5 +1,5 @@
-// model_cuda.cu: the GPU model (kernels/cuda/model_cuda.h). The forward and backward are
-// model/model.c's, op for op, with the CUDA launchers of kernels/cuda/ops.h; comments mark where the
+// model/model_cuda.cu: the GPU model (model/model_cuda.h). The forward and backward are
+// model/model.c's, op for op, with the CUDA launchers of kernels/cuda/kernels_cuda.h; comments mark where the
 // GPU path fuses or reorders (each fusion is exact in real arithmetic, only rounding order differs):
 //   - residual add + LayerNorm in one kernel (layernorm_forward lab version 4), and in backward the
 //     LayerNorm's dinp added into both residual inputs (layernorm_backward lab version 3);
@@ -10,41 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda/model_cuda.h"
-#include "kernels/cuda/ops.h"
+#include "model/model_cuda.h"
+#include "kernels/cuda/kernels_cuda.h"
 #include "kernels/dropout.h"
 
 static_assert(sizeof(ParameterTensors) == NUM_PARAM_FIELDS * sizeof(real *), "ParameterTensors: pointers only");
 static_assert(sizeof(ActivationTensors) == NUM_ACTIVATION_TENSORS * sizeof(real *), "ActivationTensors: pointers only");
 static_assert(sizeof(real) == sizeof(float), "the GPU path needs the float build (real = float)");
 
-#define SITE_EMB 0
-#define SITE_ATT(l) (1 + 3 * (l))
-#define SITE_ATTPROJ(l) (2 + 3 * (l))
-#define SITE_FFN(l) (3 + 3 * (l))
-#define SITE_HEAD_IN(L) (1 + 3 * (L))
-#define SITE_HEAD_OUT(L) (2 + 3 * (L))
 #define MC_ALIGN 64   // floats: every activation field starts on a 256-byte boundary
 
 // ------------------------------------------------------------------------------------- sizes
 
-// model.c's activation_sizes (same order as the fields of ActivationTensors)
-static void activation_sizes(const ModelCuda *g, int B, int T, size_t s[NUM_ACTIVATION_TENSORS]) {
-    size_t BT = (size_t)B * T, C = g->C, L = g->L, I = g->I, NH = g->NH, NL = g->NL;
-    size_t sizes[NUM_ACTIVATION_TENSORS] = {
-        BT * C, BT * C, BT, BT, BT * C,
-        L * BT * 3 * C, L * B * NH * T * T, L * BT * C,
-        L * BT * C, L * BT * C,
-        L * BT * C, L * BT * C, L * BT, L * BT,
-        L * BT * I, L * BT * I, L * BT * C, L * BT * C,
-        L * BT * C, L * BT * C, L * BT, L * BT,
-        (size_t)B * C,                                   // x_cls (unused here: the GPU runs the full last block)
-        (size_t)B * C, (size_t)B * C,
-        (size_t)B * C, (size_t)B * C, (size_t)B * C,
-        (size_t)B * NL, (size_t)B * NL, (size_t)B,
-    };
-    memcpy(s, sizes, sizeof sizes);
-}
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 static void point_activations(ActivationTensors *a, float *memory, const size_t s[NUM_ACTIVATION_TENSORS]) {
     real **p = reinterpret_cast<real **>(a);
@@ -115,9 +92,11 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
     g->P = c->max_position_embeddings; g->NT = c->type_vocab_size; g->NL = c->num_labels;
     g->pad_token_id = c->pad_token_id;
     g->eps = c->layer_norm_eps;
-    g->dropout = c->dropout; g->attention_dropout = c->attention_dropout; g->seq_classif_dropout = c->seq_classif_dropout;
+    g->config = *c;                   // its strings stay with the CPU model
+    g->config.id2label = NULL;
+    g->config.problem_type = NULL;
     g->precision = precision;
-    g->num_sms = mc_num_sms();
+    g->num_sms = num_sms();
     g->max_B = max_B; g->max_T = max_T;
     g->dropout_seed = cpu->dropout_seed;
     g->forward_count = cpu->forward_count;
@@ -143,7 +122,7 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
 
     // activations
     size_t sizes[NUM_ACTIVATION_TENSORS], na = 0;
-    activation_sizes(g, max_B, max_T, sizes);
+    model_activation_sizes(&g->config, max_B, max_T, sizes);  // x_cls unused here: the GPU runs the full last block
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) na += round_up(sizes[i], MC_ALIGN);
     g->num_activations = na;
     g->acts_memory = dev_floats(na, &total);
@@ -257,17 +236,7 @@ extern "C" void model_cuda_download_grads(const ModelCuda *g, float *host) {
 
 // ------------------------------------------------------------------------------------- forward
 
-typedef struct { float hidden, att, attproj, head_in, head_out; } Rates;
-static Rates rates(const ModelCuda *g, int training) {
-    Rates r = {0, 0, 0, 0, 0};
-    if (!training) return r;
-    r.hidden = g->dropout;
-    r.att = g->attention_dropout;
-    r.attproj = g->arch == ARCH_DISTILBERT ? 0 : g->dropout;
-    r.head_in = g->arch == ARCH_ROBERTA ? g->seq_classif_dropout : 0;
-    r.head_out = g->seq_classif_dropout;
-    return r;
-}
+// the seed of a dropout site (model/model.h) in this forward
 static uint64_t site_seed(const ModelCuda *g, int site) {
     return dropout_site_seed(g->dropout_seed, g->forward_count, (uint64_t)site);
 }
@@ -303,28 +272,7 @@ static int build_rows(ModelCuda *g, const int *idx, int BT, int table_rows, int 
 
 extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_mask, const int *labels, int B,
                                   int T, int training, char *err, size_t errlen) {
-    if (B < 1 || T < 1 || B > g->max_B || T > g->max_T) {
-        snprintf(err, errlen, "batch %d x %d exceeds the allocated %d x %d", B, T, g->max_B, g->max_T);
-        return -1;
-    }
-    for (int i = 0; i < B * T; i++) {
-        if (ids[i] < 0 || ids[i] >= g->V) {
-            snprintf(err, errlen, "token id %d at row %d position %d is outside the vocabulary (%d)", ids[i], i / T,
-                     i % T, g->V);
-            return -1;
-        }
-        if (key_mask[i] != 0 && key_mask[i] != 1) {
-            snprintf(err, errlen, "attention mask value %d at row %d position %d is not 0 or 1", key_mask[i], i / T,
-                     i % T);
-            return -1;
-        }
-    }
-    for (int b = 0; labels && b < B; b++) {
-        if ((labels[b] < 0 || labels[b] >= g->NL) && labels[b] != -100) {
-            snprintf(err, errlen, "label %d of row %d is outside 0..%d", labels[b], b, g->NL - 1);
-            return -1;
-        }
-    }
+    if (model_check_inputs(&g->config, ids, key_mask, labels, B, T, g->max_B, g->max_T, err, errlen) != 0) return -1;
     g->B = B;
     g->T = T;
     g->training = training;
@@ -361,7 +309,7 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
 
     const int C = g->C, NH = g->NH, I = g->I, L = g->L, NL = g->NL;
     const bool bf = g->precision == PRECISION_BF16;
-    Rates p = rates(g, training);
+    DropoutRates p = model_dropout_rates(&g->config, training);
     ParameterTensors *w = &g->params;
     ActivationTensors *a = &g->acts;
     const bf16 *w16 = (const bf16 *)g->params_bf16;
@@ -460,7 +408,7 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
     const int B = g->B, T = g->T, C = g->C, NH = g->NH, I = g->I, L = g->L, NL = g->NL;
     const int BT = B * T;
     const bool bf = g->precision == PRECISION_BF16;
-    Rates p = rates(g, g->training);
+    DropoutRates p = model_dropout_rates(&g->config, g->training);
     ParameterTensors *w = &g->params, *gr = &g->grads;
     ActivationTensors *a = &g->acts, *d = &g->grads_acts;
     const bf16 *w16 = (const bf16 *)g->params_bf16;
@@ -470,7 +418,7 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
     // activation gradients are accumulated: clear the part this batch shape uses (not the att slot,
     // which is the attention backward's scratch and fully written before it is read)
     size_t sizes[NUM_ACTIVATION_TENSORS];
-    activation_sizes(g, B, T, sizes);
+    model_activation_sizes(&g->config, B, T, sizes);
     real **fields = reinterpret_cast<real **>(d);
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++)
         if (i != ACT_INDEX_ATT) cudaCheck(cudaMemsetAsync(fields[i], 0, sizes[i] * sizeof(float)));
@@ -558,7 +506,7 @@ extern "C" int model_cuda_adamw_update(ModelCuda *g, double lr, double beta1, do
     (void)err;
     (void)errlen;
     g->adamw_step++;
-    CuAdamWScalars s = cu_adamw_scalars(lr, beta1, beta2, eps, weight_decay, g->adamw_step);
+    AdamWScalars s = adamw_scalars(lr, beta1, beta2, eps, weight_decay, g->adamw_step);
     cu_adamw(g->params_memory, (bf16 *)g->params_bf16, g->grads_memory, g->m_memory, g->v_memory, g->num_parameters,
              s, g->clip_pending ? g->norm_result + 1 : NULL);
     g->clip_pending = 0;
