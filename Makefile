@@ -71,7 +71,12 @@ $(LIB_F64): $(LIB_OBJ_F64)
 	@mkdir -p $(BUILD)
 	rm -f $@ && ar rcs $@ $^
 
-%: %.c $(LIB)
+# `make` links the CPU programs, `make cuda` ./train and ./infer with the GPU path; cuda-programs
+# removes this stamp, so `make` (and `make test`) after `make cuda` links the CPU ones again
+CPU_STAMP := $(BUILD)/programs-cpu.stamp
+$(CPU_STAMP):
+	@mkdir -p $(BUILD) && touch $@
+%: %.c $(LIB) $(CPU_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $@
 
 tokenize: tokenize.c $(LIB)
@@ -91,7 +96,7 @@ test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 # then ./train and ./infer with the GPU path (-DWITH_CUDA, model/device.h:
 # --device, --precision): only with nvcc; compiling and linking needs no GPU. The CUDA runtime is linked
 # statically, so the programs start where no toolkit is installed and fall back to the CPU without a GPU.
-# These ./train and ./infer replace the CPU ones (`rm train infer; make` brings those back). The CPU build never
+# These ./train and ./infer replace the CPU ones until the next `make` (CPU_STAMP below). The CPU build never
 # needs nvcc.
 NVCC ?= nvcc
 CUDA_HOME ?= /usr/local/cuda
@@ -101,6 +106,7 @@ cuda:
 	else echo "nvcc not found: skipping the CUDA build"; fi
 cuda-programs: $(LIB)
 	for p in train infer; do $(CC) $(CFLAGS) -DWITH_CUDA $(LDFLAGS) $$p.c $(CUDA_LIBS) $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $$p || exit 1; done
+	rm -f $(CPU_STAMP)
 
 # ./train-emu and ./infer-emu: train.c / infer.c with the GPU path, the GPU model running on our CUDA
 # emulator (test/cuda_emu, clang++; no GPU, no toolkit). A C++ link of the program, the emulator's
