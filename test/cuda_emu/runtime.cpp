@@ -735,7 +735,9 @@ void launch(const LaunchConfig &cfg, const void *kernel, void (*thread_fn)(void 
         last_error = cudaErrorInvalidValue;
         return;
     }
-    if (emu_dynamic_shared != __start_emu_shared)   // see "shared arena" above
+    uintptr_t window = (uintptr_t)emu_dynamic_shared, arena = (uintptr_t)__start_emu_shared;
+    __asm__("" : "+r"(window));   // linker symbols: the compiler may not assume two arrays differ
+    if (window != arena)          // see "shared arena" above
         fail("the dynamic shared window does not start the shared arena: link runtime.o before the other objects");
     cur_kernel_name = kernel_name(kernel);
     cur_cfg = cfg;
