@@ -3,7 +3,7 @@
 #   make test       build and run every test suite (test/test_*.c and test/gradcheck_*.c)
 #   make tokenize   the tokenizer command-line tool
 #   make cuda       CUDA labs, the GPU model (build/cuda/) and ./train ./infer with --device cuda (nvcc; no GPU needed)
-# Sources are picked up by directory, so a new file in kernels/, model/, tokenizer/ or data/ needs no edit here.
+# Sources are picked up by directory, so a new file in kernels/, model/, tokenizer/, data/ or run/ needs no edit here.
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -march=x86-64-v2
@@ -33,7 +33,7 @@ endif
 CFLAGS += $(CJSON_CFLAGS)
 
 BUILD := build
-LIB_SRC := $(wildcard common/*.c kernels/*.c model/*.c tokenizer/*.c data/*.c)
+LIB_SRC := $(wildcard common/*.c kernels/*.c model/*.c tokenizer/*.c data/*.c run/*.c)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(LIB_SRC))
 LIB_OBJ_F64 := $(patsubst %.c,$(BUILD)/f64/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libenc.a
@@ -93,7 +93,7 @@ test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 
 # CUDA kernel labs (dev/cuda/*.cu) and the GPU model (model/model_cuda.cu and its kernels, kernels/cuda/*.cu:
 # build/cuda/libmodel_cuda.a), both built by dev/cuda/Makefile into build/cuda/ with the labs' flags,
-# then ./train and ./infer with the GPU path (-DWITH_CUDA, model/device.h:
+# then ./train and ./infer with the GPU path (-DWITH_CUDA, run/device.h:
 # --device, --precision): only with nvcc; compiling and linking needs no GPU. The CUDA runtime is linked
 # statically, so the programs start where no toolkit is installed and fall back to the CPU without a GPU.
 # These ./train and ./infer replace the CPU ones until the next `make` (CPU_STAMP below). The CPU build never
@@ -174,7 +174,7 @@ else
   FUZZ_CJSON_LIBS := $(CJSON_LIBS)
 endif
 # the parsers and what they need (no kernels, no model, no programs' pipeline)
-FUZZ_LIB_SRC := $(filter-out data/pipeline.c,$(wildcard common/*.c tokenizer/*.c data/*.c)) model/safetensors.c model/config.c
+FUZZ_LIB_SRC := $(wildcard common/*.c tokenizer/*.c data/*.c) model/safetensors.c model/config.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC)) $(FUZZ_CJSON_OBJ)
 FUZZ_NAMES   := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZERS      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))

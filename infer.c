@@ -8,7 +8,7 @@
 //
 // Each output line is {"text": ..., "label": ..., "probabilities": {label: p, ...}} (and "logits"
 // with --logits). See doc/pipeline.md. Argument parsing and orchestration only; the pieces are in
-// data/pipeline.h.
+// run/pipeline.h.
 #include <cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -22,10 +22,10 @@
 
 #include "common/fileio.h"
 #include "data/dataset.h"
-#include "data/pipeline.h"
+#include "run/pipeline.h"
 #include "data/split.h"
 #include "model/checkpoint.h"
-#include "model/device.h"
+#include "run/device.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -35,7 +35,7 @@ typedef struct {
     int n_texts;
     int eval, logits;
     const char *data_path, *format, *text_column, *label_column, *split_path, *output_dir;
-    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (model/device.h)
+    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (run/device.h)
     int max_length, batch_size, threads;  // 0 = from DIR/train_args.json, else a default
 } InferArgs;
 

@@ -32,13 +32,13 @@
 #include "data/dataset.h"
 #include "data/history.h"
 #include "data/inspect.h"
-#include "data/pipeline.h"
+#include "run/pipeline.h"
 #include "data/plot.h"
-#include "data/resume.h"
+#include "run/resume.h"
 #include "data/split.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
-#include "model/device.h"
+#include "run/device.h"
 #include "model/model.h"
 #include "model/train_state.h"
 #include "tokenizer/tokenizer.h"
@@ -49,7 +49,7 @@ typedef struct {
     const char *model_dir, *config_path, *tokenizer_path;
     const char *data_path, *format, *text_column, *label_column, *label_mode, *split_path;
     const char *output_dir;
-    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (model/device.h)
+    const char *device, *precision;  // --device cpu|cuda, --precision fp32|bf16 (run/device.h)
     int n_samples;
     double valid_ratio;
     int max_length, batch_size, eval_batch_size, epochs;

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
-#include "data/resume.h"
+#include "run/resume.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/model.h"

@@ -7,14 +7,14 @@
 // it to the GPU, device_download copies the GPU's parameters, AdamW moments and counters back (before
 // every checkpoint_save / resume_state_save, and before a CPU evaluation). On the CPU every call is
 // the model_* call it replaces. doc/pipeline.md (flags) and doc/cuda.md ("GPU training path").
-#ifndef MODEL_DEVICE_H
-#define MODEL_DEVICE_H
+#ifndef RUN_DEVICE_H
+#define RUN_DEVICE_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/pipeline.h"
+#include "run/pipeline.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #ifdef WITH_CUDA
@@ -157,7 +157,7 @@ static inline int device_eval_forward(void *ctx, const Batch *b, int with_labels
 }
 #endif
 
-// evaluate_model (data/pipeline.h) on the device: the GPU forward when device_init has run, else the
+// evaluate_model (run/pipeline.h) on the device: the GPU forward when device_init has run, else the
 // CPU inference forward. batch_size must be <= device_init's max_B.
 static inline int device_evaluate(Device *d, Model *m, const TokenizedSet *set, const int *rows, int n, int batch_size,
                                   int pad_id, Evaluation *ev, char *err, size_t errlen) {

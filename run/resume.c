@@ -1,5 +1,5 @@
 // resume.c: OUTPUT/resume/ in and out (resume.h).
-#include "data/resume.h"
+#include "run/resume.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,7 +11,7 @@
 #include "common/fileio.h"
 #include "common/json_check.h"
 #include "data/dataset_internal.h"
-#include "data/pipeline.h"
+#include "run/pipeline.h"
 #include "model/checkpoint.h"
 #include "model/train_state.h"
 

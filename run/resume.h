@@ -8,8 +8,8 @@
 // Random state needs no file: the batch order of epoch e is batch_plan_make(seed + e) and the dropout
 // masks derive from (seed, forward_count, site), so (seed, epoch, step_in_epoch, forward_count) is
 // the whole RNG state. Doubles are written with 17 significant digits, so they read back exactly.
-#ifndef DATA_RESUME_H
-#define DATA_RESUME_H
+#ifndef RUN_RESUME_H
+#define RUN_RESUME_H
 
 #include <cJSON.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
 // tokenizing texts into a TokenizedSet, evaluating a model on rows of it, writing the evaluation
 // reports, checking that a tokenizer fits a model, and saving a checkpoint directory with its
 // tokenizer files so that it can be loaded standalone. See doc/pipeline.md.
-#ifndef DATA_PIPELINE_H
-#define DATA_PIPELINE_H
+#ifndef RUN_PIPELINE_H
+#define RUN_PIPELINE_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -41,7 +41,7 @@ int evaluate_model(Model *m, const TokenizedSet *set, const int *rows, int n, in
                    Evaluation *ev, char *err, size_t errlen);
 void evaluation_free(Evaluation *ev);
 
-// evaluate_model with another forward (the GPU model's, model/device.h): `forward` runs one batch
+// evaluate_model with another forward (the GPU model's, run/device.h): `forward` runs one batch
 // (dropout off) and points logits, probs (B·C) and, when with_labels, the per-row losses (B) at its
 // results, valid until its next call; C is the number of classes.
 typedef int (*EvalForward)(void *ctx, const Batch *b, int with_labels, const real **logits, const real **probs,

@@ -1,6 +1,6 @@
 // pipeline.c: tokenizing, evaluating and reporting for ./train and ./infer (pipeline.h).
 #define _GNU_SOURCE  // renameat2(RENAME_EXCHANGE): replace a checkpoint directory in one step
-#include "data/pipeline.h"
+#include "run/pipeline.h"
 
 #include <dirent.h>
 #include <errno.h>
