@@ -314,6 +314,17 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
     ActivationTensors *a = &g->acts;
     const bf16 *w16 = (const bf16 *)g->params_bf16;
     auto W16 = [&](const float *wp) { return w16 + (wp - g->params_memory); };
+    // a linear's forward in the model's precision; inp16: where the bf16 copy of inp is kept for the
+    // weight gradient (bf16 only)
+    auto linear_fwd = [&](float *out, float *gelu_pre, const float *inp, bf16 *inp16, const float *weight,
+                          const float *bias, int N, int Cin, int OC) {
+        if (bf) {
+            cu_to_bf16(inp16, inp, (size_t)N * Cin);
+            cu_linear_forward_bf16(out, gelu_pre, inp16, W16(weight), bias, N, Cin, OC);
+        } else {
+            cu_linear_forward(out, gelu_pre, inp, weight, bias, N, Cin, OC);
+        }
+    };
 
     cu_embedding_forward(a->emb, g->d_ids, g->d_pos, g->d_types, w->wte, w->wpe, g->NT > 0 ? w->wtt : NULL, BT, C);
     cu_layernorm_forward(a->ln_emb, a->ln_emb_mean, a->ln_emb_rstd, a->emb, w->ln_emb_w, w->ln_emb_b, BT, C, g->eps);
@@ -332,40 +343,19 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
         float *fc_out = gelu ? a->fch_act + oI : a->fch + oI;
         float *fc_pre = gelu ? a->fch + oI : NULL;
 
-        if (bf) {
-            bf16 *x16 = (bf16 *)g->in16_qkv + oC;
-            cu_to_bf16(x16, x, (size_t)BT * C);
-            cu_linear_forward_bf16(qkv, NULL, x16, W16(qkvw), qkvb, BT, C, 3 * C);
-        } else {
-            cu_linear_forward(qkv, NULL, x, qkvw, qkvb, BT, C, 3 * C);
-        }
+        bf16 *x16 = bf ? (bf16 *)g->in16_qkv + oC : NULL, *y16 = bf ? (bf16 *)g->in16_atty + oC : NULL;
+        bf16 *h16 = bf ? (bf16 *)g->in16_ln1 + oC : NULL, *f16 = bf ? (bf16 *)g->in16_fch_act + oI : NULL;
+
+        linear_fwd(qkv, NULL, x, x16, qkvw, qkvb, BT, C, 3 * C);
         cu_attention_forward(a->atty + oC, att, qkv, g->d_mask, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
-        if (bf) {
-            bf16 *y16 = (bf16 *)g->in16_atty + oC;
-            cu_to_bf16(y16, a->atty + oC, (size_t)BT * C);
-            cu_linear_forward_bf16(a->attproj + oC, NULL, y16, W16(aw), ab, BT, C, C);
-        } else {
-            cu_linear_forward(a->attproj + oC, NULL, a->atty + oC, aw, ab, BT, C, C);
-        }
+        linear_fwd(a->attproj + oC, NULL, a->atty + oC, y16, aw, ab, BT, C, C);
         cu_dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
         cu_residual_layernorm_forward(a->resid1 + oC, a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN,
                                       a->attproj_drop + oC, x, w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C,
                                       g->eps);
-        if (bf) {
-            bf16 *h16 = (bf16 *)g->in16_ln1 + oC;
-            cu_to_bf16(h16, a->ln1 + oC, (size_t)BT * C);
-            cu_linear_forward_bf16(fc_out, fc_pre, h16, W16(fw), fb, BT, C, I);
-        } else {
-            cu_linear_forward(fc_out, fc_pre, a->ln1 + oC, fw, fb, BT, C, I);
-        }
+        linear_fwd(fc_out, fc_pre, a->ln1 + oC, h16, fw, fb, BT, C, I);
         if (!gelu) cu_relu_forward(a->fch_act + oI, a->fch + oI, BT * I);
-        if (bf) {
-            bf16 *f16 = (bf16 *)g->in16_fch_act + oI;
-            cu_to_bf16(f16, a->fch_act + oI, (size_t)BT * I);
-            cu_linear_forward_bf16(a->fcproj + oC, NULL, f16, W16(pw), pb, BT, I, C);
-        } else {
-            cu_linear_forward(a->fcproj + oC, NULL, a->fch_act + oI, pw, pb, BT, I, C);
-        }
+        linear_fwd(a->fcproj + oC, NULL, a->fch_act + oI, f16, pw, pb, BT, I, C);
         cu_dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(g, SITE_FFN(l)), BT * C);
         cu_residual_layernorm_forward(a->resid2 + oC, a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN,
                                       a->fcproj_drop + oC, a->ln1 + oC, w->ln2w + (size_t)l * C,
