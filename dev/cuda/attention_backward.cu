@@ -298,15 +298,8 @@ attention_dkdv_mma_kernel(float *dqkv, const bf16 *qkv, const bf16 *dout, const 
         for (int ks = 0; ks < KS; ks++) {
             #pragma unroll
             for (int np = 0; np < 4; np++) {
-                uint32_t r[4];
-                ldsm_b_nk(r, Qt, ROW, np * 16, ks * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(st[2 * np], kf[ks], b0);
-                mma_bf16_16816(st[2 * np + 1], kf[ks], b1);
-                ldsm_b_nk(r, dOt, ROW, np * 16, ks * 16, lane);
-                uint32_t c0[2] = {r[0], r[1]}, c1[2] = {r[2], r[3]};
-                mma_bf16_16816(dpt[2 * np], vf[ks], c0);
-                mma_bf16_16816(dpt[2 * np + 1], vf[ks], c1);
+                mma_a_b_nk(st + 2 * np, kf[ks], Qt, ROW, np * 16, ks * 16, lane);
+                mma_a_b_nk(dpt + 2 * np, vf[ks], dOt, ROW, np * 16, ks * 16, lane);
             }
         }
         // Pᵀ and dSᵀ, packed as A fragments (k = queries): k16 block kq = n8 tiles 2kq, 2kq+1
@@ -331,15 +324,8 @@ attention_dkdv_mma_kernel(float *dqkv, const bf16 *qkv, const bf16 *dout, const 
         for (int kq = 0; kq < 4; kq++) {
             #pragma unroll
             for (int np = 0; np < NO / 2; np++) {
-                uint32_t r[4];
-                ldsm_b_kn(r, dOt, ROW, np * 16, kq * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(dv[2 * np], pf[kq], b0);
-                mma_bf16_16816(dv[2 * np + 1], pf[kq], b1);
-                ldsm_b_kn(r, Qt, ROW, np * 16, kq * 16, lane);
-                uint32_t c0[2] = {r[0], r[1]}, c1[2] = {r[2], r[3]};
-                mma_bf16_16816(dk[2 * np], dsf[kq], c0);
-                mma_bf16_16816(dk[2 * np + 1], dsf[kq], c1);
+                mma_a_b_kn(dv + 2 * np, pf[kq], dOt, ROW, np * 16, kq * 16, lane);
+                mma_a_b_kn(dk + 2 * np, dsf[kq], Qt, ROW, np * 16, kq * 16, lane);
             }
         }
     }
@@ -432,15 +418,8 @@ attention_dq_mma_kernel(float *dqkv, const bf16 *qkv, const bf16 *dout, const fl
         for (int ks = 0; ks < KS; ks++) {
             #pragma unroll
             for (int np = 0; np < 4; np++) {
-                uint32_t r[4];
-                ldsm_b_nk(r, Kt, ROW, np * 16, ks * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(s[2 * np], qf[ks], b0);
-                mma_bf16_16816(s[2 * np + 1], qf[ks], b1);
-                ldsm_b_nk(r, Vt, ROW, np * 16, ks * 16, lane);
-                uint32_t c0[2] = {r[0], r[1]}, c1[2] = {r[2], r[3]};
-                mma_bf16_16816(dp[2 * np], of[ks], c0);
-                mma_bf16_16816(dp[2 * np + 1], of[ks], c1);
+                mma_a_b_nk(s + 2 * np, qf[ks], Kt, ROW, np * 16, ks * 16, lane);
+                mma_a_b_nk(dp + 2 * np, of[ks], Vt, ROW, np * 16, ks * 16, lane);
             }
         }
         uint32_t dsf[4][4];
@@ -460,11 +439,7 @@ attention_dq_mma_kernel(float *dqkv, const bf16 *qkv, const bf16 *dout, const fl
         for (int kk = 0; kk < 4; kk++) {
             #pragma unroll
             for (int np = 0; np < NO / 2; np++) {
-                uint32_t r[4];
-                ldsm_b_kn(r, Kt, ROW, np * 16, kk * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(dq[2 * np], dsf[kk], b0);
-                mma_bf16_16816(dq[2 * np + 1], dsf[kk], b1);
+                mma_a_b_kn(dq + 2 * np, dsf[kk], Kt, ROW, np * 16, kk * 16, lane);
             }
         }
     }

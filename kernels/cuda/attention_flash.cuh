@@ -198,11 +198,7 @@ flash_forward_mma_kernel(OutT *out, float *lse, const bf16 *qkv, const int *key_
         for (int ks = 0; ks < KS; ks++) {
             #pragma unroll
             for (int np = 0; np < BC / 16; np++) {
-                uint32_t r[4];
-                ldsm_b_nk(r, Kt, ROW, np * 16, ks * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(s[2 * np], qf[ks], b0);
-                mma_bf16_16816(s[2 * np + 1], qf[ks], b1);
+                mma_a_b_nk(s + 2 * np, qf[ks], Kt, ROW, np * 16, ks * 16, lane);
             }
         }
         // scale, mask, online softmax (rows g: elements 0,1; row g+8: elements 2,3)
@@ -250,11 +246,7 @@ flash_forward_mma_kernel(OutT *out, float *lse, const bf16 *qkv, const int *key_
         for (int kb2 = 0; kb2 < BC / 16; kb2++) {
             #pragma unroll
             for (int np = 0; np < NO / 2; np++) {
-                uint32_t r[4];
-                ldsm_b_kn(r, Vt, ROW, np * 16, kb2 * 16, lane);
-                uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-                mma_bf16_16816(o[2 * np], pf[kb2], b0);
-                mma_bf16_16816(o[2 * np + 1], pf[kb2], b1);
+                mma_a_b_kn(o + 2 * np, pf[kb2], Vt, ROW, np * 16, kb2 * 16, lane);
             }
         }
     }

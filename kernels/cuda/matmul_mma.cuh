@@ -124,6 +124,26 @@ __device__ __forceinline__ void ldsm_b_kn(uint32_t b[4], const bf16 *tile, int s
     ldmatrix_x4_trans(b, tile + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + n0 + (lane >> 4) * 8);
 }
 
+// acc[0], acc[1] (the n8 tiles n0 and n0+8) += a (a 16x16 A fragment) · B (k0..k0+15, n0..n0+15):
+// the B fragments of both tiles with one ldmatrix.x4 (b[0..1] tile n0, b[2..3] tile n0+8), then two
+// mma.sync. B stored (n, k) (mma_a_b_nk) or (k, n) (mma_a_b_kn).
+__device__ __forceinline__ void mma_a_b2(float acc[][4], const uint32_t a[4], const uint32_t b[4]) {
+    mma_bf16_16816(acc[0], a, b);
+    mma_bf16_16816(acc[1], a, b + 2);
+}
+__device__ __forceinline__ void mma_a_b_nk(float acc[][4], const uint32_t a[4], const bf16 *tile, int stride, int n0,
+                                           int k0, int lane) {
+    uint32_t b[4];
+    ldsm_b_nk(b, tile, stride, n0, k0, lane);
+    mma_a_b2(acc, a, b);
+}
+__device__ __forceinline__ void mma_a_b_kn(float acc[][4], const uint32_t a[4], const bf16 *tile, int stride, int n0,
+                                           int k0, int lane) {
+    uint32_t b[4];
+    ldsm_b_kn(b, tile, stride, n0, k0, lane);
+    mma_a_b2(acc, a, b);
+}
+
 // ----------------------------------------------------------------------------------- epilogue
 
 struct Epilogue {
