@@ -30,12 +30,22 @@ DROPOUT_HD static inline int dropout_keep(uint64_t seed, uint64_t i, double p) {
     return u >= p;
 }
 
+// The same test on integers, for code that draws many masks with one p (the AVX-512 path below, the
+// fused GPU attention): u = (h >> 40) / 2^24 >= p  <=>  (h >> 40) >= ceil(p 2^24), exactly, because
+// h >> 40 is an integer. dropout_threshold24(p) is that ceiling (0 when p <= 0: every element kept).
+DROPOUT_HD static inline uint32_t dropout_threshold24(double p) {
+    return p > 0 ? (uint32_t)ceil(p * 16777216.0) : 0u;
+}
+DROPOUT_HD static inline int dropout_keep24(uint64_t seed, uint64_t i, uint32_t threshold24) {
+    return (uint32_t)(dropout_hash(seed, i) >> 40) >= threshold24;
+}
+
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(REAL_DOUBLE)
 #include <immintrin.h>
 #define DROPOUT_KEEP8 1
-// dropout_keep for the 8 indices i .. i+7 at once (bit k of the result = dropout_keep(seed, i + k, p)),
-// with thr = dropout_threshold(p): u = (h >> 40) / 2^24 >= p  <=>  (h >> 40) >= ceil(p 2^24), exactly.
-static inline __m512i dropout_threshold(double p) { return _mm512_set1_epi64((long long)ceil(p * 16777216.0)); }
+// dropout_keep24 for the 8 indices i .. i+7 at once (bit k of the result = dropout_keep(seed, i + k, p)),
+// with thr = dropout_threshold(p), dropout_threshold24 in every lane
+static inline __m512i dropout_threshold(double p) { return _mm512_set1_epi64((long long)dropout_threshold24(p)); }
 static inline __mmask8 dropout_keep8(uint64_t seed, uint64_t i, __m512i thr) {
     __m512i idx = _mm512_add_epi64(_mm512_set1_epi64((long long)(i + 1)), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
     __m512i z = _mm512_add_epi64(_mm512_set1_epi64((long long)seed),

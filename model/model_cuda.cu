@@ -6,6 +6,7 @@
 //   - GELU in the epilogue of the first FFN linear (matmul labs' Epilogue), the pre-activation saved;
 //   - the clip factor applied inside AdamW instead of a scaling pass.
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static void point_activations(ActivationTensors *a, float *memory, const size_t 
 }
 // index of the att field (its gradient slot is the attention backward's scratch, never zeroed)
 #define ACT_INDEX_ATT 6
+static_assert(offsetof(ActivationTensors, att) == ACT_INDEX_ATT * sizeof(real *), "ACT_INDEX_ATT is the att field");
 
 // ------------------------------------------------------------------------------------- helpers
 
@@ -81,6 +83,12 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
                  "hidden <= 1024, FFN %% 4 == 0)", c->dim, c->hidden_dim);
         return -1;
     }
+    if (precision == PRECISION_BF16 && !cu_attention_bf16_supported(c->dim, c->n_heads)) {
+        snprintf(err, errlen, "--precision bf16: the fused attention needs a head size of 8, 16, 32 or 64 and a "
+                 "hidden size divisible by 8 (this model: hidden %d, %d heads); use --precision fp32", c->dim,
+                 c->n_heads);
+        return -1;
+    }
     if (max_B < 1 || max_T < 1 || max_T > model_max_sequence_length(c)) {
         snprintf(err, errlen, "batch shape %d x %d is invalid (sequence length must be 1..%d)", max_B, max_T,
                  model_max_sequence_length(c));
@@ -123,6 +131,9 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
     // activations
     size_t sizes[NUM_ACTIVATION_TENSORS], na = 0;
     model_activation_sizes(&g->config, max_B, max_T, sizes);  // x_cls unused here: the GPU runs the full last block
+    // bf16: the fused attention saves the logsumexp (L, B, NH, T) in the att slot instead of the
+    // probabilities (L, B, NH, T, T); the slot's gradient is its scratch D (B, NH, T)
+    if (precision == PRECISION_BF16) sizes[ACT_INDEX_ATT] = (size_t)c->n_layers * max_B * c->n_heads * max_T;
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) na += round_up(sizes[i], MC_ALIGN);
     g->num_activations = na;
     g->acts_memory = dev_floats(na, &total);
@@ -134,6 +145,7 @@ extern "C" int model_cuda_init(ModelCuda *g, const Model *cpu, int max_B, int ma
 
     size_t BT = (size_t)max_B * max_T, C = g->C, I = g->I, L = g->L;
     if (precision == PRECISION_BF16) {
+        g->qkv16 = dev_bytes(L * BT * 3 * C * sizeof(bf16), &total);
         g->in16_qkv = dev_bytes(L * BT * C * sizeof(bf16), &total);
         g->in16_atty = dev_bytes(L * BT * C * sizeof(bf16), &total);
         g->in16_ln1 = dev_bytes(L * BT * C * sizeof(bf16), &total);
@@ -190,7 +202,7 @@ extern "C" size_t model_cuda_bytes(const ModelCuda *g) {
 
 extern "C" void model_cuda_free(ModelCuda *g) {
     void *ptrs[] = {g->params_memory, g->grads_memory, g->m_memory, g->v_memory, g->params_bf16, g->acts_memory,
-                    g->grads_acts_memory, g->in16_qkv, g->in16_atty, g->in16_ln1, g->in16_fch_act, g->dout16,
+                    g->grads_acts_memory, g->qkv16, g->in16_qkv, g->in16_atty, g->in16_ln1, g->in16_fch_act, g->dout16,
                     g->dev_ints, g->workspace, g->ln_scratch, g->norm_result, g->norm_partials, g->norm_ticket,
                     g->ce_stats};
     for (void *q : ptrs)
@@ -315,11 +327,11 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
     const bf16 *w16 = (const bf16 *)g->params_bf16;
     auto W16 = [&](const float *wp) { return w16 + (wp - g->params_memory); };
     // a linear's forward in the model's precision; inp16: where the bf16 copy of inp is kept for the
-    // weight gradient (bf16 only)
+    // weight gradient (bf16 only; inp NULL: inp16 already holds the input)
     auto linear_fwd = [&](float *out, float *gelu_pre, const float *inp, bf16 *inp16, const float *weight,
                           const float *bias, int N, int Cin, int OC) {
         if (bf) {
-            cu_to_bf16(inp16, inp, (size_t)N * Cin);
+            if (inp) cu_to_bf16(inp16, inp, (size_t)N * Cin);
             cu_linear_forward_bf16(out, gelu_pre, inp16, W16(weight), bias, N, Cin, OC);
         } else {
             cu_linear_forward(out, gelu_pre, inp, weight, bias, N, Cin, OC);
@@ -346,9 +358,20 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
         bf16 *x16 = bf ? (bf16 *)g->in16_qkv + oC : NULL, *y16 = bf ? (bf16 *)g->in16_atty + oC : NULL;
         bf16 *h16 = bf ? (bf16 *)g->in16_ln1 + oC : NULL, *f16 = bf ? (bf16 *)g->in16_fch_act + oI : NULL;
 
-        linear_fwd(qkv, NULL, x, x16, qkvw, qkvb, BT, C, 3 * C);
-        cu_attention_forward(a->atty + oC, att, qkv, g->d_mask, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
-        linear_fwd(a->attproj + oC, NULL, a->atty + oC, y16, aw, ab, BT, C, C);
+        if (bf) {
+            // qkv in bf16 straight from the GEMM; the fused attention writes its output in bf16 where
+            // the projection's GEMM reads it (atty's fp32 slot stays unused); lse in the att slot
+            bf16 *qkv16 = (bf16 *)g->qkv16 + 3 * oC;
+            cu_to_bf16(x16, x, (size_t)BT * C);
+            cu_linear_forward_bf16_out16(qkv16, x16, W16(qkvw), qkvb, BT, C, 3 * C);
+            cu_attention_forward_bf16(y16, a->att + (size_t)l * B * NH * T, qkv16, g->d_mask, p.att,
+                                      site_seed(g, SITE_ATT(l)), B, T, C, NH);
+            linear_fwd(a->attproj + oC, NULL, NULL, y16, aw, ab, BT, C, C);
+        } else {
+            linear_fwd(qkv, NULL, x, NULL, qkvw, qkvb, BT, C, 3 * C);
+            cu_attention_forward(a->atty + oC, att, qkv, g->d_mask, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+            linear_fwd(a->attproj + oC, NULL, a->atty + oC, NULL, aw, ab, BT, C, C);
+        }
         cu_dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
         cu_residual_layernorm_forward(a->resid1 + oC, a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN,
                                       a->attproj_drop + oC, x, w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C,
@@ -464,8 +487,16 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
         cu_dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
         linear_bwd(d->atty + oC, gr->attprojw + (size_t)l * C * C, gr->attprojb + (size_t)l * C, d->attproj + oC,
                    a->atty + oC, y16, w->attprojw + (size_t)l * C * C, BT, C, C);
-        cu_attention_backward(d->qkv + 3 * oC, d->att, d->atty + oC, a->qkv + 3 * oC,
-                              a->att + (size_t)l * B * NH * T * T, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+        if (bf) {
+            // the fused backward from bf16 dO, qkv and O; D (B,NH,T) in the att gradient slot
+            cu_to_bf16(dout16, d->atty + oC, (size_t)BT * C);
+            cu_attention_backward_bf16(d->qkv + 3 * oC, d->att, dout16, (const bf16 *)g->qkv16 + 3 * oC, y16,
+                                       a->att + (size_t)l * B * NH * T, g->d_mask, p.att, site_seed(g, SITE_ATT(l)),
+                                       B, T, C, NH);
+        } else {
+            cu_attention_backward(d->qkv + 3 * oC, d->att, d->atty + oC, a->qkv + 3 * oC,
+                                  a->att + (size_t)l * B * NH * T * T, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+        }
         linear_bwd(dx, gr->qkvw + (size_t)l * 3 * C * C, gr->qkvb + (size_t)l * 3 * C, d->qkv + 3 * oC, x, x16,
                    w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
     }

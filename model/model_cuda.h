@@ -13,9 +13,11 @@
 //   PRECISION_FP32  every op in fp32 (SIMT GEMMs; no TF32).
 //   PRECISION_BF16  mixed precision: the encoder's linear layers take bf16 operands (a bf16 copy of the
 //                   weights kept in sync by AdamW, bf16 copies of their input activations) and
-//                   accumulate in fp32 on tensor cores; everything else — master weights, gradients,
-//                   AdamW moments, activations, LayerNorm, softmax, attention, loss, the classifier
-//                   head — stays fp32 (doc/cuda.md, "GPU training path").
+//                   accumulate in fp32 on tensor cores; attention is the fused flash kernel pair on
+//                   tensor cores (bf16 Q, K, V, P and dO; fp32 softmax statistics and accumulation; the
+//                   logsumexp saved instead of the T x T probabilities; dropout masks drawn inside);
+//                   everything else — master weights, gradients, AdamW moments, LayerNorm, the loss,
+//                   the classifier head — stays fp32 (doc/cuda.md, "GPU training path").
 //
 // Usable from C (train.c / infer.c) and C++; link build/cuda/libmodel_cuda.a and the CUDA runtime.
 // NOTHING IN THIS PATH HAS RUN ON A GPU YET (doc/cuda.md).
@@ -59,8 +61,9 @@ typedef struct {
     ActivationTensors acts, grads_acts;
     float *acts_memory, *grads_acts_memory;
     // PRECISION_BF16: bf16 copies of the encoder linears' inputs, per layer (L, B·T, C or I), kept for
-    // the weight gradients; and a scratch for the bf16 copy of an output gradient
-    void *in16_qkv, *in16_atty, *in16_ln1, *in16_fch_act, *dout16;
+    // the weight gradients (in16_atty is the fused attention's output itself); qkv16 (L, B·T, 3C) the
+    // attention's input; and a scratch for the bf16 copy of an output gradient
+    void *qkv16, *in16_qkv, *in16_atty, *in16_ln1, *in16_fch_act, *dout16;
 
     // per-forward inputs on the device, uploaded in one copy: ids, key mask, positions, token types
     // (all 0), labels (-100 when none), and for the deterministic embedding backward the row lists

@@ -299,6 +299,31 @@ START_TEST(test_dropout_masks) {
 }
 END_TEST
 
+// the integer form (the GPU's fused attention draws its masks with it) is the double test, exactly,
+// for rates whose p·2^24 is and is not an integer, including the boundary draws themselves
+START_TEST(test_dropout_keep24) {
+    const double rates[] = {0.0, 0.1, 0.25, 0.5, 1.0 / 3.0, 0.9, 1e-9};
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        double p = rates[r];
+        uint32_t thr = dropout_threshold24(p);
+        long kept = 0;
+        for (uint64_t i = 0; i < 200000; i++) {
+            int a = dropout_keep(4242, i, p), b = dropout_keep24(4242, i, thr);
+            ck_assert_msg(a == b, "p %g element %llu: keep %d vs keep24 %d", p, (unsigned long long)i, a, b);
+            kept += a;
+        }
+        ck_assert_msg(fabs((double)kept / 200000 - (1 - p)) < 0.01, "p %g: kept fraction %g", p, kept / 200000.0);
+    }
+    // at the boundary: a draw u exactly p is kept, one step below is dropped
+    for (uint32_t v = 1; v < 16777216u; v += 999983u) {
+        double p = v / 16777216.0;
+        uint32_t thr = dropout_threshold24(p);
+        ck_assert_uint_eq(thr, v);
+        ck_assert(((v >= thr) == ((double)v / 16777216.0 >= p)) && ((v - 1 >= thr) == ((double)(v - 1) / 16777216.0 >= p)));
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kernels_fast");
     TCase *tc = tcase_create("core");
@@ -310,6 +335,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_attention_vs_reference);
     tcase_add_test(tc, test_gelu_vs_exact);
     tcase_add_test(tc, test_dropout_masks);
+    tcase_add_test(tc, test_dropout_keep24);
     suite_add_tcase(s, tc);
     return s;
 }

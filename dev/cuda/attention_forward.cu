@@ -3,7 +3,9 @@ attention_forward.cu: multi-head self-attention forward with a key padding mask 
 mask). qkv (B,T,3C) = [Q | K | V] per token, key_mask (B,T) 1 = real token -> out (B,T,C).
 For head h: s = q·kᵀ / sqrt(HS); P = softmax over the unmasked keys (masked keys get probability
 exactly 0; a row with every key masked gets 1/T everywhere, as the reference); out = P·V.
-CPU reference: attention_forward from kernels/ (dropout_p = 0), linked from build/cuda/libref.a.
+Training applies dropout to P before P·V (the CPU's masks: keep(seed, index of (b,h,t,t2)), scale
+1/(1-p)). CPU reference: attention_forward from kernels/, linked from build/cuda/libref.a; versions 1
+and 3 are also validated with dropout p = 0.1 against it (same seed, so the same masks).
 
 Build and run (from the repo root):
     make cuda                          # or: make -C dev/cuda attention_forward
@@ -23,7 +25,8 @@ with log2 e folded into the scale). Writes out and the logsumexp (B,NH,T) instea
 Version 3: FlashAttention-2 forward on bf16 tensor cores (attention_flash.cuh): CTA = 4 warps x 16
 query rows, K/V tiles double-buffered by cp.async, S = Q·Kᵀ and O += P·V with mma.sync m16n8k16,
 P re-packed from the S accumulators into A fragments in registers, softmax statistics in fp32,
-l quad-reduced once at the end. bf16 output, fp32 logsumexp. Head sizes 32 and 64 (template).
+l quad-reduced once at the end; dropout drawn in the kernel (kernels/dropout.h's hash) as P is packed.
+bf16 output, fp32 logsumexp. Head sizes 32 and 64 (template). The training path's bf16 attention.
 
 Validation: fresh random non-zero qkv, NaN-poisoned outputs, masks with right padding plus random
 holes, at B8xT128 C768 NH12, T = 77, heads of 32 (C384 NH12), and a small case with one batch row
@@ -37,25 +40,27 @@ extern "C" {
 #include "kernels/kernels.h"
 }
 #include "kernels/cuda/attention_flash.cuh"
+#include "attention_cases.h"
 
 // ------------------------------------------------------------------------------------- version 1
 
 #include "kernels/cuda/attention.cuh"
 
-static void attention_forward1(float *out, float *att, const float *qkv, const int *key_mask, int B, int T, int C,
-                               int NH) {
+static void attention_forward1(float *out, float *att, const float *qkv, const int *key_mask, FlashDropout drop,
+                               float dropout_p, int B, int T, int C, int NH) {
     size_t n_att = (size_t)B * NH * T * T;
     attention_scores_kernel<<<(unsigned)ceil_div(n_att, (size_t)256), 256>>>(att, qkv, B, T, C, NH);
     attention_softmax_kernel<<<(unsigned)ceil_div((size_t)B * NH * T * 32, (size_t)256), 256>>>(att, key_mask, B, T, NH);
-    // no dropout here: p = 0, keep scale 1
-    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, 0.0f, 1.0f, 0, B, T,
-                                                                                      C, NH);
+    attention_av_kernel<<<(unsigned)ceil_div((size_t)B * T * C, (size_t)256), 256>>>(out, att, qkv, dropout_p,
+                                                                                      drop.scale, drop.seed, B, T, C,
+                                                                                      NH);
 }
 
 // ------------------------------------------------------------------------------------- dispatch
 
 struct Problem {
     int B, T, C, NH;
+    float dropout_p;   // versions 1 and 3 (version 2 has no dropout)
     float *qkv, *out, *att, *lse;
     bf16 *qkv16, *out16;
     int *mask;
@@ -65,17 +70,22 @@ static bool version_is_bf16(int v) { return v == 3; }
 
 static void attention_forward(int v, const Problem &p) {
     switch (v) {
-    case 1: attention_forward1(p.out, p.att, p.qkv, p.mask, p.B, p.T, p.C, p.NH); break;
+    case 1:
+        attention_forward1(p.out, p.att, p.qkv, p.mask, flash_dropout(p.dropout_p, DROPOUT_SEED), p.dropout_p, p.B, p.T,
+                           p.C, p.NH);
+        break;
     case 2: flash_forward_simt(p.out, p.lse, p.qkv, p.mask, p.B, p.T, p.C, p.NH); break;
-    case 3: flash_forward_mma<bf16>(p.out16, p.lse, p.qkv16, p.mask, p.B, p.T, p.C, p.NH); break;
+    case 3: flash_forward_mma<bf16>(p.out16, p.lse, p.qkv16, p.mask, flash_dropout(p.dropout_p, DROPOUT_SEED), p.B, p.T,
+                                    p.C, p.NH); break;
     default: fprintf(stderr, "no version %d\n", v); exit(2);
     }
     cudaCheckLaunch();
 }
 
-static Problem problem_alloc(int B, int T, int C, int NH, bool with_att) {
+static Problem problem_alloc(int B, int T, int C, int NH, bool with_att, float dropout_p) {
     Problem p;
     p.B = B; p.T = T; p.C = C; p.NH = NH;
+    p.dropout_p = dropout_p;
     p.qkv = dev_alloc<float>((size_t)B * T * 3 * C);
     p.out = dev_alloc<float>((size_t)B * T * C);
     p.att = with_att ? dev_alloc<float>((size_t)B * NH * T * T) : NULL;
@@ -89,16 +99,6 @@ static void problem_free(Problem &p) {
     cudaCheck(cudaFree(p.qkv)); cudaCheck(cudaFree(p.out)); cudaCheck(cudaFree(p.lse));
     if (p.att) cudaCheck(cudaFree(p.att));
     cudaCheck(cudaFree(p.qkv16)); cudaCheck(cudaFree(p.out16)); cudaCheck(cudaFree(p.mask));
-}
-
-// right padding to a random length in [T/2, T] plus random holes (p = 0.15) after position 0;
-// batch row `all_masked` (or -1) gets no real key at all
-static void make_mask(int *mask, int B, int T, int all_masked) {
-    for (int b = 0; b < B; b++) {
-        int len = b == 0 ? T : T / 2 + lab_rand_int(T - T / 2 + 1);
-        for (int t = 0; t < T; t++) mask[b * T + t] = t < len && (t == 0 || lab_rand_int(100) >= 15);
-        if (b == all_masked) for (int t = 0; t < T; t++) mask[b * T + t] = 0;
-    }
 }
 
 // logsumexp of the scaled scores over the keys the softmax used, in double (not part of kernels/:
@@ -132,20 +132,19 @@ static void lse_host(float *lse, const float *qkv, const int *mask, int B, int T
 
 // ------------------------------------------------------------------------------------- main
 
-struct Case { int B, T, C, NH, all_masked; const char *label; };
-
 static const Tolerance TOL_FLASH_FP32 = {5e-4f, 1e-2f};  // exp2f and online rescaling vs expf
 static const Tolerance TOL_LSE = {1e-4f, 1e-3f};         // lse = m + log l in fp32, |lse| ~ 1..10
 
 static void validate_case(int v, const Case &c) {
     const int B = c.B, T = c.T, C = c.C, NH = c.NH;
+    if (!case_applies(v, c)) return;
     size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C, natt = (size_t)B * NH * T * T;
     float *qkv = make_random_float(nqkv);
     if (version_is_bf16(v)) round_to_bf16(qkv, nqkv);
     std::vector<int> mask((size_t)B * T);
     make_mask(mask.data(), B, T, c.all_masked);
 
-    Problem p = problem_alloc(B, T, C, NH, v == 1);
+    Problem p = problem_alloc(B, T, C, NH, v == 1, c.dropout);
     to_device(p.qkv, qkv, nqkv);
     std::vector<bf16> q16(nqkv);
     float_to_bf16(q16.data(), qkv, nqkv);
@@ -159,8 +158,8 @@ static void validate_case(int v, const Case &c) {
 
     float *ref_out = (float *)host_malloc(nout * sizeof(float));
     float *ref_att = (float *)host_malloc(natt * sizeof(float));
-    attention_forward(ref_out, ref_att, qkv, mask.data(), 0.0f, 0, B, T, C, NH);
-    printf("version %d  %s (B %d T %d C %d NH %d HS %d)\n", v, c.label, B, T, C, NH, C / NH);
+    attention_forward(ref_out, ref_att, qkv, mask.data(), c.dropout, DROPOUT_SEED, B, T, C, NH);
+    printf("version %d  %s (B %d T %d C %d NH %d HS %d dropout %g)\n", v, c.label, B, T, C, NH, C / NH, c.dropout);
     if (v == 1) {
         validate("out", p.out, ref_out, nout, TOL_FP32);
         validate("att", p.att, ref_att, natt, TOL_FP32);
@@ -190,32 +189,15 @@ static void validate_case(int v, const Case &c) {
 
 int main(int argc, char **argv) {
     lab_init("attention_forward");
-    const Case cases[] = {
-        {8, 128, 768, 12, -1, "B8xT128_C768_NH12"},
-        {8, 77, 768, 12, -1, "B8xT77_C768_NH12"},
-        {4, 77, 384, 12, -1, "B4xT77_C384_HS32"},
-        {3, 50, 128, 4, 2, "B3xT50_HS32_rowmasked"},
-    };
-    // emulated: T = 77 (a full and a partial 64-row tile of queries and of keys) with heads of 64
-    // and of 32, and the fully masked batch row
-    const Case emulated[] = {
-        {2, 77, 128, 2, -1, "B2xT77_C128_HS64"},
-        {2, 77, 64, 2, -1, "B2xT77_C64_HS32"},
-        {3, 50, 128, 4, 2, "B3xT50_HS32_rowmasked"},
-    };
-    const Case bench[] = {
-        {8, 128, 768, 12, -1, "B8xT128_C768_NH12"},
-        {32, 256, 768, 12, -1, "B32xT256_C768_NH12"},
-    };
     for (int v = 1; v <= NUM_VERSIONS; v++) {
         if (!lab_want(argc, argv, v)) continue;
         lab_version = v;
-        for (const Case &c : lab_cases(cases, emulated)) validate_case(v, c);
+        for (const Case &c : lab_cases(ATTENTION_CASES, ATTENTION_CASES_EMULATED)) validate_case(v, c);
     }
     if (lab_emulated) return lab_exit();
 
-    for (const Case &c : bench) {
-        Problem p = problem_alloc(c.B, c.T, c.C, c.NH, true);
+    for (const Case &c : ATTENTION_BENCH) {
+        Problem p = problem_alloc(c.B, c.T, c.C, c.NH, true, c.dropout);
         size_t nqkv = (size_t)c.B * c.T * 3 * c.C;
         float *qkv = make_random_float(nqkv);
         to_device(p.qkv, qkv, nqkv);

@@ -21,7 +21,8 @@ Tolerances (doc/cuda.md, "GPU training path"; estimates until the first GPU run)
         parameters after AdamW 1e-6 + 1e-5 |ref|; loss curve |gpu - cpu| <= 2e-3 + 1e-3 |cpu| per step;
         reloaded logits 1e-5 + 1e-4 |ref|.
   bf16: logits |diff| <= 2e-2 + 2e-2 |ref|; loss relative 2e-2; each gradient tensor's relative L2
-        error <= 5e-2 (cosine similarity > 0.99, kernel-notes §6.4); loss curve |gpu - cpu| <= 5e-2 +
+        error <= 5e-2 (cosine similarity > 0.99, kernel-notes §6.4), a tensor whose exact gradient is 0
+        (the key biases) elementwise within 5e-2 x the RMS of the whole gradient; loss curve |gpu - cpu| <= 5e-2 +
         5e-2 |cpu| per step; reloaded logits as bf16 logits.
 Output: one RESULT line per check (dev/cuda/common.h format; maxrel = worst error / tolerance, <= 1
 passes; time fields 0), exit status 1 when any check fails.
@@ -202,6 +203,9 @@ static void check_fixture(const char *dir, Precision prec) {
 
     // every gradient tensor, against transformers and against the CPU
     double worst_hf = 0, worst_cpu = 0;
+    double grad_rms = 0;   // of the CPU's whole gradient: the scale of the zero-gradient tensors' bf16 noise
+    for (size_t i = 0; i < cpu.num_parameters; i++) grad_rms += (double)cpu.grads_memory[i] * cpu.grads_memory[i];
+    grad_rms = sqrt(grad_rms / (double)cpu.num_parameters);
     const char *worst_name = "";
     char name[200];
     for (int i = 0; i < cpu.n_entries; i++) {
@@ -213,8 +217,14 @@ static void check_fixture(const char *dir, Precision prec) {
         if (bf) {
             wh = theirs.empty() ? INFINITY : rel_l2(ours, theirs.data(), e->numel) / 5e-2;
             wc = rel_l2(ours, c, e->numel) / 5e-2;
-            // tensors whose exact gradient is 0 (key biases): judged absolutely
-            if (theirs.size() && rel_l2(c, theirs.data(), e->numel) > 0.5) wh = wc = elementwise(ours, c, e->numel, 1e-5, 0, NULL);
+            // tensors whose exact gradient is 0 (key biases: softmax is invariant to a shift of every
+            // score of a row): what both implementations hold is rounding noise, bf16's here (dK sums
+            // dS rounded to bf16, whose rows sum to 0 only in exact arithmetic); judged absolutely, at
+            // 5 % of the RMS of the whole gradient, the relative criterion above with the typical
+            // gradient element as the scale
+            if (theirs.size() && rel_l2(c, theirs.data(), e->numel) > 0.5) {
+                wh = wc = elementwise(ours, c, e->numel, 5e-2 * grad_rms, 0, NULL);
+            }
         } else {
             wh = theirs.empty() ? INFINITY : elementwise(ours, theirs.data(), e->numel, 1e-5, 1e-4, NULL);
             wc = elementwise(ours, c, e->numel, 1e-5, 1e-4, NULL);

@@ -2,16 +2,21 @@
 // probabilities, semantics of kernels/attention.c (att saved before dropout, masked keys exactly 0,
 // a row with every key masked uniform 1/T, inverted dropout with keep(seed, index into att)).
 //
-// dev/cuda/attention_forward.cu and attention_backward.cu version 1 (unfused fp32: scores,
+// fp32: dev/cuda/attention_forward.cu and attention_backward.cu version 1 (unfused: scores,
 // warp-per-row masked softmax, P·V; backward dP = dO·Vᵀ, softmax backward, one thread per dqkv
-// element; the kernels are kernels/cuda/attention.cuh, shared with the labs), with dropout: the fused flash versions 2 and 3 have no dropout yet, and training
-// runs attention dropout (0.1 in every fixture and base model). The dropout index of probability
-// (b, h, t, t2) is ((b·NH + h)·T + t)·T + t2, exactly the CPU's, so both draw the same mask.
-// Used by both precisions for now (doc/cuda.md: the bf16 flash path with dropout is the next step).
+// element; the kernels are kernels/cuda/attention.cuh, shared with the labs), with dropout. The
+// dropout index of probability (b, h, t, t2) is ((b·NH + h)·T + t)·T + t2, exactly the CPU's, so both
+// draw the same mask.
+// The fp32 training path's attention (it saves att, as the CPU does, and matches it to fp32 rounding).
+//
+// The bf16 path's attention is the fused FlashAttention-2 pair on tensor cores, lab version 3 of both
+// (kernels/cuda/attention_flash.cuh): no T x T tensor, the logsumexp (B,NH,T) saved instead of att,
+// the dropout masks drawn inside the kernels with the same hash and indices as the CPU.
 #include <math.h>
 
 #include "kernels/cuda/kernels_cuda.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_flash.cuh"
 
 static float keep_scale_of(float p) { return p > 0 ? (float)(1.0 / (1.0 - (double)p)) : 1.0f; }
 
@@ -41,5 +46,22 @@ void cu_attention_backward(float *dqkv, float *scratch, const float *dout, const
     cudaCheckLaunch();
     unsigned grid_dqkv = (unsigned)ceil_div((size_t)B * T * 3 * C, (size_t)256);
     attention_dqkv_kernel<<<grid_dqkv, 256>>>(dqkv, scratch, att, dout, qkv, dropout_p, ks, seed, B, T, C, NH);
+    cudaCheckLaunch();
+}
+
+int cu_attention_bf16_supported(int C, int NH) {
+    return NH > 0 && C % NH == 0 && C % 8 == 0 && flash_mma::flash_head_size_supported(C / NH);
+}
+
+void cu_attention_forward_bf16(bf16 *out16, float *lse, const bf16 *qkv16, const int *key_mask, float dropout_p,
+                               uint64_t seed, int B, int T, int C, int NH) {
+    flash_forward_mma<bf16>(out16, lse, qkv16, key_mask, flash_dropout(dropout_p, seed), B, T, C, NH);
+    cudaCheckLaunch();
+}
+
+void cu_attention_backward_bf16(float *dqkv, float *D, const bf16 *dout16, const bf16 *qkv16, const bf16 *out16,
+                                const float *lse, const int *key_mask, float dropout_p, uint64_t seed, int B, int T,
+                                int C, int NH) {
+    flash_backward_mma(dqkv, D, dout16, qkv16, out16, lse, key_mask, flash_dropout(dropout_p, seed), B, T, C, NH);
     cudaCheckLaunch();
 }

@@ -91,6 +91,9 @@ void cu_linear_forward(float *out, float *gelu_pre, const float *inp, const floa
 // bf16 operands (inp16, weight16), fp32 accumulation and output
 void cu_linear_forward_bf16(float *out, float *gelu_pre, const bf16 *inp16, const bf16 *weight16, const float *bias,
                             int N, int C, int OC);
+// the same with a bf16 output (no GELU): the qkv projection, whose only reader is the bf16 attention
+void cu_linear_forward_bf16_out16(bf16 *out16, const bf16 *inp16, const bf16 *weight16, const float *bias, int N,
+                                  int C, int OC);
 // dinp += dout·W, dweight += doutᵀ·inp, dbias += Σ dout (workspace: split-K slabs, workspace_floats of them)
 void cu_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, int N, int C, int OC, float *workspace, size_t workspace_floats);
@@ -99,10 +102,21 @@ void cu_linear_backward_bf16(float *dinp, float *dweight, float *dbias, const fl
                              const bf16 *inp16, const bf16 *weight16, int N, int C, int OC, float *workspace,
                              size_t workspace_floats);
 
-// ---- attention.cu: unfused attention with the key padding mask and dropout on the probabilities
+// ---- attention.cu: attention with the key padding mask and dropout on the probabilities: fp32 unfused
 // qkv (B,T,3C), key_mask (B,T) -> out (B,T,C), att (B,NH,T,T) softmax before dropout (as kernels/attention.c)
 void cu_attention_forward(float *out, float *att, const float *qkv, const int *key_mask, float dropout_p,
                           uint64_t seed, int B, int T, int C, int NH);
 // dqkv += ; scratch: B·NH·T·T floats
 void cu_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
                            float dropout_p, uint64_t seed, int B, int T, int C, int NH);
+// can the bf16 attention run this shape? (head size C/NH in {8, 16, 32, 64}, C % 8 == 0)
+int cu_attention_bf16_supported(int C, int NH);
+// fused flash attention on bf16 tensor cores (fp32 softmax statistics and accumulation), same semantics:
+// qkv16 (B,T,3C), key_mask (B,T) -> out16 (B,T,C) bf16, lse (B,NH,T) the logsumexp of each query's
+// scaled scores (saved for backward instead of att). Head size 32 or 64, C % 8 == 0.
+void cu_attention_forward_bf16(bf16 *out16, float *lse, const bf16 *qkv16, const int *key_mask, float dropout_p,
+                               uint64_t seed, int B, int T, int C, int NH);
+// dqkv += from the bf16 dO, qkv and O and the forward's lse; D: B·NH·T floats of scratch
+void cu_attention_backward_bf16(float *dqkv, float *D, const bf16 *dout16, const bf16 *qkv16, const bf16 *out16,
+                                const float *lse, const int *key_mask, float dropout_p, uint64_t seed, int B, int T,
+                                int C, int NH);

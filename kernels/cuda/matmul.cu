@@ -45,6 +45,13 @@ void cu_linear_forward_bf16(float *out, float *gelu_pre, const bf16 *inp16, cons
     cudaCheckLaunch();
 }
 
+void cu_linear_forward_bf16_out16(bf16 *out16, const bf16 *inp16, const bf16 *weight16, const float *bias, int N,
+                                  int C, int OC) {
+    Epilogue ep = {bias, NULL, 0, 0};
+    gemm_mma<true, true, bf16>(out16, OC, inp16, C, weight16, C, N, OC, C, ep, 1, 0);
+    cudaCheckLaunch();
+}
+
 void cu_linear_backward(float *dinp, float *dweight, float *dbias_, const float *dout, const float *inp,
                         const float *weight, int N, int C, int OC, float *workspace, size_t workspace_floats) {
     Epilogue acc = {NULL, NULL, 0, 1};
