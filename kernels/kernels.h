@@ -120,6 +120,10 @@ void tanh_backward(real *dinp, const real *out, const real *dout, int N);
 void residual_forward(real *out, const real *inp1, const real *inp2, int N);
 void residual_backward(real *dinp1, real *dinp2, const real *dout, int N);
 
+// ---- first_token.c: out (B,C) = inp[:, 0, :] of inp (B,T,C); backward dinp[:, 0, :] += dout
+void first_token_forward(real *out, const real *inp, int B, int T, int C);
+void first_token_backward(real *dinp, const real *dout, int B, int T, int C);
+
 // ---- dropout.c: inverted dropout, out = inp * keep / (1 - p); identity when p == 0
 void dropout_forward(real *out, const real *inp, real p, uint64_t seed, int N);
 void dropout_backward(real *dinp, const real *dout, real p, uint64_t seed, int N);

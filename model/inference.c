@@ -36,13 +36,12 @@ static int pack_weights(Inference *inf, const Model *m) {
     for (int k = 0; k < 4; k++)
         if (!(*per_layer[k] = calloc((size_t)L, sizeof(PackedB)))) return -1;
     for (int l = 0; l < L; l++) {
-        const real *qkvw = w->qkvw + (size_t)l * 3 * C * C;
-        int qkv_failed = l < L - 1 ? linear_pack(&inf->wqkv[l], qkvw, C, 3 * C)
-                                   : linear_pack(&inf->wq_last, qkvw, C, C) ||
-                                         linear_pack(&inf->wkv_last, qkvw + (size_t)C * C, C, 2 * C);
-        if (qkv_failed || linear_pack(&inf->wo[l], w->attprojw + (size_t)l * C * C, C, C) ||
-            linear_pack(&inf->w1[l], w->fcw + (size_t)l * I * C, C, I) ||
-            linear_pack(&inf->w2[l], w->fcprojw + (size_t)l * C * I, I, C))
+        LayerParams lw = model_layer_params(w, c, l);
+        int qkv_failed = l < L - 1 ? linear_pack(&inf->wqkv[l], lw.qkvw, C, 3 * C)
+                                   : linear_pack(&inf->wq_last, lw.qkvw, C, C) ||
+                                         linear_pack(&inf->wkv_last, lw.qkvw + (size_t)C * C, C, 2 * C);
+        if (qkv_failed || linear_pack(&inf->wo[l], lw.attprojw, C, C) || linear_pack(&inf->w1[l], lw.fcw, C, I) ||
+            linear_pack(&inf->w2[l], lw.fcprojw, I, C))
             return -1;
     }
     if (linear_pack(&inf->wpre, w->prew, C, C) || linear_pack(&inf->wcls, w->clsw, C, c->num_labels)) return -1;
@@ -87,11 +86,11 @@ int inference_init(Inference *inf, const Model *m, int max_B, int max_T, char *e
 // K and V always come from all B·T rows of inf->x. The block output replaces xin.
 static void block_forward(Inference *inf, const Model *m, const int *key_mask, int l, int B, int T, int last) {
     const ModelConfig *c = &m->config;
-    const ParameterTensors *w = &m->params;
+    LayerParams w = model_layer_params(&m->params, c, l);
     int C = c->dim, I = c->hidden_dim, NH = c->n_heads, N = last ? B : B * T;
     real eps = c->layer_norm_eps;
     real *xin = last ? inf->cls : inf->x;
-    const real *qkvb = w->qkvb + (size_t)l * 3 * C;
+    const real *qkvb = w.qkvb;
 
     if (last) {
         // K|V of every token into columns C..3C of qkv; Q of token 0 into columns 0..C at t = 0 of
@@ -105,18 +104,16 @@ static void block_forward(Inference *inf, const Model *m, const int *key_mask, i
     }
 
     // ln1 = LayerNorm(out_lin(atty) + xin)
-    linear_forward_packed(inf->sum, C, inf->atty, &inf->wo[l], w->attprojb + (size_t)l * C, N);
+    linear_forward_packed(inf->sum, C, inf->atty, &inf->wo[l], w.attprojb, N);
     residual_forward(inf->sum, inf->sum, xin, N * C);
-    layernorm_forward(inf->ln1, inf->mean, inf->rstd, inf->sum, w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C,
-                      N, C, eps);
+    layernorm_forward(inf->ln1, inf->mean, inf->rstd, inf->sum, w.ln1w, w.ln1b, N, C, eps);
     // xin = LayerNorm(lin2(act(lin1(ln1))) + ln1)
-    linear_forward_packed(inf->fch, I, inf->ln1, &inf->w1[l], w->fcb + (size_t)l * I, N);
+    linear_forward_packed(inf->fch, I, inf->ln1, &inf->w1[l], w.fcb, N);
     if (c->activation == ACT_GELU) gelu_forward(inf->fch, inf->fch, N * I);
     else relu_forward(inf->fch, inf->fch, N * I);
-    linear_forward_packed(inf->sum, C, inf->fch, &inf->w2[l], w->fcprojb + (size_t)l * C, N);
+    linear_forward_packed(inf->sum, C, inf->fch, &inf->w2[l], w.fcprojb, N);
     residual_forward(inf->sum, inf->sum, inf->ln1, N * C);
-    layernorm_forward(xin, inf->mean, inf->rstd, inf->sum, w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, N, C,
-                      eps);
+    layernorm_forward(xin, inf->mean, inf->rstd, inf->sum, w.ln2w, w.ln2b, N, C, eps);
 }
 
 int inference_forward(Inference *inf, const Model *m, const int *ids, const int *key_mask, const int *labels,
@@ -132,8 +129,7 @@ int inference_forward(Inference *inf, const Model *m, const int *ids, const int 
     layernorm_forward(inf->x, inf->mean, inf->rstd, inf->sum, w->ln_emb_w, w->ln_emb_b, B * T, C, c->layer_norm_eps);
     for (int l = 0; l < L; l++) {  // L >= 1 (config.c)
         int last = l == L - 1;
-        if (last)  // token 0 of each row: all that the last block carries forward
-            for (int b = 0; b < B; b++) memcpy(inf->cls + (size_t)b * C, inf->x + (size_t)b * T * C, sizeof(real) * C);
+        if (last) first_token_forward(inf->cls, inf->x, B, T, C);  // all that the last block carries forward
         block_forward(inf, m, key_mask, l, B, T, last);
     }
 

@@ -12,9 +12,11 @@
 //   head     = DistilBERT: out(dropout(relu(dense(cls))))      BERT: out(dropout(tanh(pooler(cls))))
 //              RoBERTa:    out(dropout(tanh(dense(dropout(cls)))))   [cls_drop, pre, pre_act, pre_drop, logits]
 //   loss     = mean cross-entropy                                               [probs, losses]
-// The last block needs every token's key and value (token 0 attends to all of them), but past its
-// attention only token 0 reaches the head: from atty to ln2 it runs on the B token-0 rows
-// (attention_forward_first_query; residual input x_cls), which is exact and skips ~3/4 of its work.
+// One block is block_forward / block_backward, over the layer's named tensors (LayerParams,
+// LayerActs). The last block needs every token's key and value (token 0 attends to all of them), but
+// past its attention only token 0 reaches the head: from atty to ln2 it runs on the B token-0 rows
+// (attention_forward_first_query; residual input x_cls), which is exact and skips ~3/4 of its work;
+// that shortcut is the `last` branch of the two block functions and nowhere else.
 // model_backward walks the same list in reverse; every kernel adds into its input gradients
 // (kernels/kernels.h), so the residual stream needs no special handling.
 #include "model/model.h"
@@ -213,6 +215,114 @@ int model_check_inputs(const ModelConfig *c, const int *ids, const int *key_mask
     return 0;
 }
 
+// ---------------------------------------------------------------------------- one block
+
+LayerParams model_layer_params(const ParameterTensors *p, const ModelConfig *c, int l) {
+    size_t C = c->dim, I = c->hidden_dim, L1 = (size_t)l;
+    LayerParams lp = {
+        p->qkvw + L1 * 3 * C * C, p->qkvb + L1 * 3 * C,
+        p->attprojw + L1 * C * C, p->attprojb + L1 * C,
+        p->ln1w + L1 * C, p->ln1b + L1 * C,
+        p->fcw + L1 * I * C, p->fcb + L1 * I,
+        p->fcprojw + L1 * C * I, p->fcprojb + L1 * C,
+        p->ln2w + L1 * C, p->ln2b + L1 * C,
+    };
+    return lp;
+}
+
+// One layer's activations (or their gradients) by name: layer l of the stacked ActivationTensors
+// fields for a batch B x T. In the last block atty .. ln2 hold B rows (see model.h).
+typedef struct {
+    real *qkv, *att, *atty, *attproj, *attproj_drop, *resid1, *ln1, *ln1_mean, *ln1_rstd;
+    real *fch, *fch_act, *fcproj, *fcproj_drop, *resid2, *ln2, *ln2_mean, *ln2_rstd;
+} LayerActs;
+
+static LayerActs layer_acts(const ActivationTensors *a, const ModelConfig *c, int l, int B, int T) {
+    size_t BT = (size_t)B * T, C = c->dim, I = c->hidden_dim, NH = c->n_heads;
+    size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
+    LayerActs la = {
+        a->qkv + 3 * oC, a->att + (size_t)l * B * NH * T * T, a->atty + oC, a->attproj + oC, a->attproj_drop + oC,
+        a->resid1 + oC, a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN,
+        a->fch + oI, a->fch_act + oI, a->fcproj + oC, a->fcproj_drop + oC,
+        a->resid2 + oC, a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN,
+    };
+    return la;
+}
+
+// the input (B,T,C) of block l: x0 for the first, the previous block's ln2 otherwise
+static real *block_input(const ActivationTensors *a, const ModelConfig *c, int l, int B, int T) {
+    return l == 0 ? a->x0 : a->ln2 + (size_t)(l - 1) * B * T * c->dim;
+}
+
+// Block l of the encoder, x (B,T,C) -> its ln2 slot:
+//   qkv = x·Wqkvᵀ + b    atty = attention(qkv)    resid1 = dropout(atty·Woᵀ + bo) + x    ln1 = LN(resid1)
+//   fch = ln1·W1ᵀ + b1   fch_act = gelu(fch)      resid2 = dropout(fch_act·W2ᵀ + b2) + ln1   ln2 = LN(resid2)
+// The last block continues past attention with token 0 only: N = B rows, residual input x_cls; its
+// dropouts draw the masks of those rows in the full (B,T,C) layout (row stride T·C).
+static void block_forward(Model *m, int l, const real *x, DropoutRates p) {
+    const ModelConfig *c = &m->config;
+    int B = m->B, T = m->T, C = c->dim, NH = c->n_heads, I = c->hidden_dim, BT = B * T;
+    int last = l == c->n_layers - 1, N = last ? B : BT;
+    size_t row_stride = (size_t)C * (BT / N);
+    real eps = c->layer_norm_eps;
+    LayerParams w = model_layer_params(&m->params, c, l);
+    LayerActs a = layer_acts(&m->acts, c, l, B, T);
+    const real *xin = x;   // the residual input of the N rows
+
+    linear_forward(a.qkv, x, w.qkvw, w.qkvb, BT, C, 3 * C);
+    if (last) {
+        attention_forward_first_query(a.atty, a.att, a.qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T, C,
+                                      NH);
+        first_token_forward(m->acts.x_cls, x, B, T, C);
+        xin = m->acts.x_cls;
+    } else {
+        attention_forward(a.atty, a.att, a.qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+    }
+    linear_forward(a.attproj, a.atty, w.attprojw, w.attprojb, N, C, C);
+    dropout_forward_rows(a.attproj_drop, a.attproj, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C, row_stride);
+    residual_forward(a.resid1, a.attproj_drop, xin, N * C);
+    layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.resid1, w.ln1w, w.ln1b, N, C, eps);
+    linear_forward(a.fch, a.ln1, w.fcw, w.fcb, N, C, I);
+    if (c->activation == ACT_GELU) gelu_forward(a.fch_act, a.fch, N * I);
+    else relu_forward(a.fch_act, a.fch, N * I);
+    linear_forward(a.fcproj, a.fch_act, w.fcprojw, w.fcprojb, N, I, C);
+    dropout_forward_rows(a.fcproj_drop, a.fcproj, p.hidden, site_seed(m, SITE_FFN(l)), N, C, row_stride);
+    residual_forward(a.resid2, a.fcproj_drop, a.ln1, N * C);
+    layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.resid2, w.ln2w, w.ln2b, N, C, eps);
+}
+
+// block_forward in reverse: from the gradient in its ln2 slot into dx (B,T,C) and the layer's
+// parameter gradients (every kernel adds into its input gradients)
+static void block_backward(Model *m, int l, const real *x, real *dx, DropoutRates p) {
+    const ModelConfig *c = &m->config;
+    int B = m->B, T = m->T, C = c->dim, NH = c->n_heads, I = c->hidden_dim, BT = B * T;
+    int last = l == c->n_layers - 1, N = last ? B : BT;
+    size_t row_stride = (size_t)C * (BT / N);
+    LayerParams w = model_layer_params(&m->params, c, l), g = model_layer_params(&m->grads, c, l);
+    LayerActs a = layer_acts(&m->acts, c, l, B, T), d = layer_acts(&m->grads_acts, c, l, B, T);
+    real *dxin = last ? m->grads_acts.x_cls : dx;
+
+    layernorm_backward(d.resid2, g.ln2w, g.ln2b, d.ln2, a.resid2, w.ln2w, a.ln2_mean, a.ln2_rstd, N, C);
+    residual_backward(d.fcproj_drop, d.ln1, d.resid2, N * C);
+    dropout_backward_rows(d.fcproj, d.fcproj_drop, p.hidden, site_seed(m, SITE_FFN(l)), N, C, row_stride);
+    linear_backward(d.fch_act, g.fcprojw, g.fcprojb, d.fcproj, a.fch_act, w.fcprojw, N, I, C);
+    if (c->activation == ACT_GELU) gelu_backward(d.fch, a.fch, d.fch_act, N * I);
+    else relu_backward(d.fch, a.fch_act, d.fch_act, N * I);
+    linear_backward(d.ln1, g.fcw, g.fcb, d.fch, a.ln1, w.fcw, N, C, I);
+    layernorm_backward(d.resid1, g.ln1w, g.ln1b, d.ln1, a.resid1, w.ln1w, a.ln1_mean, a.ln1_rstd, N, C);
+    residual_backward(d.attproj_drop, dxin, d.resid1, N * C);
+    dropout_backward_rows(d.attproj, d.attproj_drop, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C, row_stride);
+    linear_backward(d.atty, g.attprojw, g.attprojb, d.attproj, a.atty, w.attprojw, N, C, C);
+    if (last) {
+        attention_backward_first_query(d.qkv, d.atty, a.qkv, a.att, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+        first_token_backward(dx, m->grads_acts.x_cls, B, T, C);  // token 0's residual path into the input
+    } else {
+        attention_backward(d.qkv, d.atty, a.qkv, a.att, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
+    }
+    // dQ is zero outside token 0 in the last block: the full product is still exact
+    linear_backward(dx, g.qkvw, g.qkvb, d.qkv, x, w.qkvw, BT, C, 3 * C);
+}
+
 int model_forward(Model *m, const int *ids, const int *key_mask, const int *labels, int B, int T,
                   int training, char *err, size_t errlen) {
     const ModelConfig *c = &m->config;
@@ -226,7 +336,7 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
     model_fill_positions(m->positions, ids, c, B, T);
     if (labels) memcpy(m->targets, labels, sizeof(int) * B);
 
-    int C = c->dim, NH = c->n_heads, I = c->hidden_dim, L = c->n_layers, NL = c->num_labels;
+    int C = c->dim, L = c->n_layers, NL = c->num_labels;
     int BT = B * T;
     real eps = c->layer_norm_eps;
     DropoutRates p = model_dropout_rates(c, training);
@@ -238,42 +348,7 @@ int model_forward(Model *m, const int *ids, const int *key_mask, const int *labe
     layernorm_forward(a->ln_emb, a->ln_emb_mean, a->ln_emb_rstd, a->emb, w->ln_emb_w, w->ln_emb_b, BT, C, eps);
     dropout_forward(a->x0, a->ln_emb, p.hidden, site_seed(m, SITE_EMB), BT * C);
 
-    for (int l = 0; l < L; l++) {
-        size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
-        const real *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
-        real *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
-        // the last block continues past attention with token 0 only: N rows, residual input xin;
-        // its dropouts draw the masks of those rows in the full (B,T,C) layout (index stride T·C)
-        int last = l == L - 1, N = last ? B : BT;
-        const real *xin = x;
-
-        linear_forward(qkv, x, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C);
-        if (last) {
-            attention_forward_first_query(a->atty + oC, att, qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T,
-                                          C, NH);
-            for (int b = 0; b < B; b++) memcpy(a->x_cls + (size_t)b * C, x + (size_t)b * T * C, sizeof(real) * C);
-            xin = a->x_cls;
-        } else {
-            attention_forward(a->atty + oC, att, qkv, m->key_mask, p.att, site_seed(m, SITE_ATT(l)), B, T, C, NH);
-        }
-        linear_forward(a->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, w->attprojb + (size_t)l * C,
-                       N, C, C);
-        dropout_forward_rows(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C,
-                             (size_t)C * (BT / N));
-        residual_forward(a->resid1 + oC, a->attproj_drop + oC, xin, N * C);
-        layernorm_forward(a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN, a->resid1 + oC,
-                          w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, N, C, eps);
-        linear_forward(a->fch + oI, a->ln1 + oC, w->fcw + (size_t)l * I * C, w->fcb + (size_t)l * I, N, C, I);
-        if (c->activation == ACT_GELU) gelu_forward(a->fch_act + oI, a->fch + oI, N * I);
-        else relu_forward(a->fch_act + oI, a->fch + oI, N * I);
-        linear_forward(a->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, w->fcprojb + (size_t)l * C,
-                       N, I, C);
-        dropout_forward_rows(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(m, SITE_FFN(l)), N, C,
-                             (size_t)C * (BT / N));
-        residual_forward(a->resid2 + oC, a->fcproj_drop + oC, a->ln1 + oC, N * C);
-        layernorm_forward(a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN, a->resid2 + oC,
-                          w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, N, C, eps);
-    }
+    for (int l = 0; l < L; l++) block_forward(m, l, block_input(&m->acts, c, l, B, T), p);
 
     // head on the first token: [dropout] -> dense -> relu/tanh -> dropout -> output linear
     memcpy(a->cls, a->ln2 + (size_t)(L - 1) * BT * C, sizeof(real) * B * C);  // the last block's B rows
@@ -303,7 +378,7 @@ void model_zero_grad(Model *m) {
 void model_backward(Model *m) {
     const ModelConfig *c = &m->config;
     int B = m->B, T = m->T;
-    int C = c->dim, NH = c->n_heads, I = c->hidden_dim, L = c->n_layers, NL = c->num_labels;
+    int C = c->dim, L = c->n_layers, NL = c->num_labels;
     int BT = B * T;
     DropoutRates p = model_dropout_rates(c, m->training);
     ParameterTensors *w = &m->params, *g = &m->grads;
@@ -328,45 +403,8 @@ void model_backward(Model *m) {
     real *dlast = d->ln2 + (size_t)(L - 1) * BT * C;
     for (int i = 0; i < B * C; i++) dlast[i] += d->cls[i];
 
-    for (int l = L - 1; l >= 0; l--) {
-        size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
-        const real *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
-        real *dx = l == 0 ? d->x0 : d->ln2 + oC - (size_t)BT * C;
-        real *att = a->att + (size_t)l * B * NH * T * T;
-        int last = l == L - 1, N = last ? B : BT;  // as in the forward
-        real *dxin = last ? d->x_cls : dx;
-
-        layernorm_backward(d->resid2 + oC, g->ln2w + (size_t)l * C, g->ln2b + (size_t)l * C, d->ln2 + oC,
-                           a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN, a->ln2_rstd + oN, N, C);
-        residual_backward(d->fcproj_drop + oC, d->ln1 + oC, d->resid2 + oC, N * C);
-        dropout_backward_rows(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(m, SITE_FFN(l)), N, C,
-                              (size_t)C * (BT / N));
-        linear_backward(d->fch_act + oI, g->fcprojw + (size_t)l * C * I, g->fcprojb + (size_t)l * C,
-                        d->fcproj + oC, a->fch_act + oI, w->fcprojw + (size_t)l * C * I, N, I, C);
-        if (c->activation == ACT_GELU) gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, N * I);
-        else relu_backward(d->fch + oI, a->fch_act + oI, d->fch_act + oI, N * I);
-        linear_backward(d->ln1 + oC, g->fcw + (size_t)l * I * C, g->fcb + (size_t)l * I, d->fch + oI,
-                        a->ln1 + oC, w->fcw + (size_t)l * I * C, N, C, I);
-        layernorm_backward(d->resid1 + oC, g->ln1w + (size_t)l * C, g->ln1b + (size_t)l * C, d->ln1 + oC,
-                           a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN, a->ln1_rstd + oN, N, C);
-        residual_backward(d->attproj_drop + oC, dxin, d->resid1 + oC, N * C);
-        dropout_backward_rows(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(m, SITE_ATTPROJ(l)), N, C,
-                              (size_t)C * (BT / N));
-        linear_backward(d->atty + oC, g->attprojw + (size_t)l * C * C, g->attprojb + (size_t)l * C,
-                        d->attproj + oC, a->atty + oC, w->attprojw + (size_t)l * C * C, N, C, C);
-        if (last) {
-            attention_backward_first_query(d->qkv + 3 * oC, d->atty + oC, a->qkv + 3 * oC, att, p.att,
-                                           site_seed(m, SITE_ATT(l)), B, T, C, NH);
-            for (int b = 0; b < B; b++)  // the residual path of token 0 back into the block input
-                for (int i = 0; i < C; i++) dx[(size_t)b * T * C + i] += d->x_cls[(size_t)b * C + i];
-        } else {
-            attention_backward(d->qkv + 3 * oC, d->atty + oC, a->qkv + 3 * oC, att, p.att, site_seed(m, SITE_ATT(l)),
-                               B, T, C, NH);
-        }
-        // dQ is zero outside token 0 in the last block: the full product is still exact
-        linear_backward(dx, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + (size_t)l * 3 * C, d->qkv + 3 * oC,
-                        x, w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
-    }
+    for (int l = L - 1; l >= 0; l--)
+        block_backward(m, l, block_input(&m->acts, c, l, B, T), block_input(&m->grads_acts, c, l, B, T), p);
 
     dropout_backward(d->ln_emb, d->x0, p.hidden, site_seed(m, SITE_EMB), BT * C);
     layernorm_backward(d->emb, g->ln_emb_w, g->ln_emb_b, d->ln_emb, a->emb, w->ln_emb_w,

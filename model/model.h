@@ -45,6 +45,17 @@ typedef struct {
 } ParameterTensors;
 #define NUM_PARAM_FIELDS 21
 
+// One layer's parameters by name (llm.c's l_qkvw, l_ln1w, ...): pointers into layer l of a
+// ParameterTensors — the parameters, or their gradients, which have the same layout.
+typedef struct {
+    real *qkvw, *qkvb;            // (3C, C), (3C)
+    real *attprojw, *attprojb;    // (C, C), (C)
+    real *ln1w, *ln1b;            // (C)
+    real *fcw, *fcb;              // (I, C), (I)
+    real *fcprojw, *fcprojb;      // (C, I), (C)
+    real *ln2w, *ln2b;            // (C)
+} LayerParams;
+
 #define MAX_PARAM_ENTRIES 4096
 #define PARAM_NAME_LEN 96
 
@@ -156,6 +167,8 @@ void model_fill_positions(int *pos, const int *ids, const ModelConfig *c, int B,
 // forward (inference.c) and the GPU model (model_cuda.cu); model_check_inputs above is its input check.
 // Elements of each ActivationTensors field for a batch B x T, in field order (emb, ln_emb, ..., losses).
 void model_activation_sizes(const ModelConfig *c, int B, int T, size_t sizes[NUM_ACTIVATION_TENSORS]);
+// Layer l's parameters (or gradients: pass &m->grads) by name.
+LayerParams model_layer_params(const ParameterTensors *p, const ModelConfig *c, int l);
 // Dropout sites: each draws its own masks from dropout_site_seed(dropout_seed, forward_count, site).
 // 0 the embeddings; per layer l three (attention probabilities, attention output, FFN output); then,
 // with L layers, the head's input and output dropouts.

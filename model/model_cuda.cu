@@ -346,10 +346,7 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
         const float *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
         float *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
-        const float *qkvw = w->qkvw + (size_t)l * 3 * C * C, *qkvb = w->qkvb + (size_t)l * 3 * C;
-        const float *aw = w->attprojw + (size_t)l * C * C, *ab = w->attprojb + (size_t)l * C;
-        const float *fw = w->fcw + (size_t)l * I * C, *fb = w->fcb + (size_t)l * I;
-        const float *pw = w->fcprojw + (size_t)l * C * I, *pb = w->fcprojb + (size_t)l * C;
+        LayerParams lw = model_layer_params(w, &g->config, l);
         bool gelu = g->activation == ACT_GELU;
         // the FFN's first linear: out = fch_act with the GELU fused (fch = its input), or fch then ReLU
         float *fc_out = gelu ? a->fch_act + oI : a->fch + oI;
@@ -363,26 +360,24 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
             // the projection's GEMM reads it (atty's fp32 slot stays unused); lse in the att slot
             bf16 *qkv16 = (bf16 *)g->qkv16 + 3 * oC;
             cu_to_bf16(x16, x, (size_t)BT * C);
-            cu_linear_forward_bf16_out16(qkv16, x16, W16(qkvw), qkvb, BT, C, 3 * C);
+            cu_linear_forward_bf16_out16(qkv16, x16, W16(lw.qkvw), lw.qkvb, BT, C, 3 * C);
             cu_attention_forward_bf16(y16, a->att + (size_t)l * B * NH * T, qkv16, g->d_mask, p.att,
                                       site_seed(g, SITE_ATT(l)), B, T, C, NH);
-            linear_fwd(a->attproj + oC, NULL, NULL, y16, aw, ab, BT, C, C);
+            linear_fwd(a->attproj + oC, NULL, NULL, y16, lw.attprojw, lw.attprojb, BT, C, C);
         } else {
-            linear_fwd(qkv, NULL, x, NULL, qkvw, qkvb, BT, C, 3 * C);
+            linear_fwd(qkv, NULL, x, NULL, lw.qkvw, lw.qkvb, BT, C, 3 * C);
             cu_attention_forward(a->atty + oC, att, qkv, g->d_mask, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
-            linear_fwd(a->attproj + oC, NULL, a->atty + oC, NULL, aw, ab, BT, C, C);
+            linear_fwd(a->attproj + oC, NULL, a->atty + oC, NULL, lw.attprojw, lw.attprojb, BT, C, C);
         }
         cu_dropout_forward(a->attproj_drop + oC, a->attproj + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
         cu_residual_layernorm_forward(a->resid1 + oC, a->ln1 + oC, a->ln1_mean + oN, a->ln1_rstd + oN,
-                                      a->attproj_drop + oC, x, w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C,
-                                      g->eps);
-        linear_fwd(fc_out, fc_pre, a->ln1 + oC, h16, fw, fb, BT, C, I);
+                                      a->attproj_drop + oC, x, lw.ln1w, lw.ln1b, BT, C, g->eps);
+        linear_fwd(fc_out, fc_pre, a->ln1 + oC, h16, lw.fcw, lw.fcb, BT, C, I);
         if (!gelu) cu_relu_forward(a->fch_act + oI, a->fch + oI, BT * I);
-        linear_fwd(a->fcproj + oC, NULL, a->fch_act + oI, f16, pw, pb, BT, I, C);
+        linear_fwd(a->fcproj + oC, NULL, a->fch_act + oI, f16, lw.fcprojw, lw.fcprojb, BT, I, C);
         cu_dropout_forward(a->fcproj_drop + oC, a->fcproj + oC, p.hidden, site_seed(g, SITE_FFN(l)), BT * C);
         cu_residual_layernorm_forward(a->resid2 + oC, a->ln2 + oC, a->ln2_mean + oN, a->ln2_rstd + oN,
-                                      a->fcproj_drop + oC, a->ln1 + oC, w->ln2w + (size_t)l * C,
-                                      w->ln2b + (size_t)l * C, BT, C, g->eps);
+                                      a->fcproj_drop + oC, a->ln1 + oC, lw.ln2w, lw.ln2b, BT, C, g->eps);
     }
 
     // head on the first token (fp32 in both precisions: B rows, launch-bound)
@@ -462,6 +457,7 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
 
     for (int l = L - 1; l >= 0; l--) {
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
+        LayerParams lw = model_layer_params(w, &g->config, l), lg = model_layer_params(gr, &g->config, l);
         const float *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
         float *dx = l == 0 ? d->x0 : d->ln2 + oC - (size_t)BT * C;
         const bf16 *x16 = bf ? (const bf16 *)g->in16_qkv + oC : NULL;
@@ -470,23 +466,19 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
         const bf16 *f16 = bf ? (const bf16 *)g->in16_fch_act + oI : NULL;
 
         // LayerNorm 2 backward, its dinp added into both residual inputs (fcproj_drop and ln1)
-        cu_layernorm_backward(d->fcproj_drop + oC, d->ln1 + oC, gr->ln2w + (size_t)l * C, gr->ln2b + (size_t)l * C,
-                              g->ln_scratch, d->ln2 + oC, a->resid2 + oC, w->ln2w + (size_t)l * C, a->ln2_mean + oN,
-                              a->ln2_rstd + oN, BT, C);
+        cu_layernorm_backward(d->fcproj_drop + oC, d->ln1 + oC, lg.ln2w, lg.ln2b, g->ln_scratch, d->ln2 + oC,
+                              a->resid2 + oC, lw.ln2w, a->ln2_mean + oN, a->ln2_rstd + oN, BT, C);
         cu_dropout_backward(d->fcproj + oC, d->fcproj_drop + oC, p.hidden, site_seed(g, SITE_FFN(l)), BT * C);
-        linear_bwd(d->fch_act + oI, gr->fcprojw + (size_t)l * C * I, gr->fcprojb + (size_t)l * C, d->fcproj + oC,
-                   a->fch_act + oI, f16, w->fcprojw + (size_t)l * C * I, BT, I, C);
+        linear_bwd(d->fch_act + oI, lg.fcprojw, lg.fcprojb, d->fcproj + oC, a->fch_act + oI, f16, lw.fcprojw, BT, I,
+                   C);
         if (g->activation == ACT_GELU) cu_gelu_backward(d->fch + oI, a->fch + oI, d->fch_act + oI, BT * I);
         else cu_relu_backward(d->fch + oI, a->fch_act + oI, d->fch_act + oI, BT * I);
-        linear_bwd(d->ln1 + oC, gr->fcw + (size_t)l * I * C, gr->fcb + (size_t)l * I, d->fch + oI, a->ln1 + oC, h16,
-                   w->fcw + (size_t)l * I * C, BT, C, I);
+        linear_bwd(d->ln1 + oC, lg.fcw, lg.fcb, d->fch + oI, a->ln1 + oC, h16, lw.fcw, BT, C, I);
         // LayerNorm 1 backward into attproj_drop and the block input
-        cu_layernorm_backward(d->attproj_drop + oC, dx, gr->ln1w + (size_t)l * C, gr->ln1b + (size_t)l * C,
-                              g->ln_scratch, d->ln1 + oC, a->resid1 + oC, w->ln1w + (size_t)l * C, a->ln1_mean + oN,
-                              a->ln1_rstd + oN, BT, C);
+        cu_layernorm_backward(d->attproj_drop + oC, dx, lg.ln1w, lg.ln1b, g->ln_scratch, d->ln1 + oC, a->resid1 + oC,
+                              lw.ln1w, a->ln1_mean + oN, a->ln1_rstd + oN, BT, C);
         cu_dropout_backward(d->attproj + oC, d->attproj_drop + oC, p.attproj, site_seed(g, SITE_ATTPROJ(l)), BT * C);
-        linear_bwd(d->atty + oC, gr->attprojw + (size_t)l * C * C, gr->attprojb + (size_t)l * C, d->attproj + oC,
-                   a->atty + oC, y16, w->attprojw + (size_t)l * C * C, BT, C, C);
+        linear_bwd(d->atty + oC, lg.attprojw, lg.attprojb, d->attproj + oC, a->atty + oC, y16, lw.attprojw, BT, C, C);
         if (bf) {
             // the fused backward from bf16 dO, qkv and O; D (B,NH,T) in the att gradient slot
             cu_to_bf16(dout16, d->atty + oC, (size_t)BT * C);
@@ -497,8 +489,7 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
             cu_attention_backward(d->qkv + 3 * oC, d->att, d->atty + oC, a->qkv + 3 * oC,
                                   a->att + (size_t)l * B * NH * T * T, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
         }
-        linear_bwd(dx, gr->qkvw + (size_t)l * 3 * C * C, gr->qkvb + (size_t)l * 3 * C, d->qkv + 3 * oC, x, x16,
-                   w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
+        linear_bwd(dx, lg.qkvw, lg.qkvb, d->qkv + 3 * oC, x, x16, lw.qkvw, BT, C, 3 * C);
     }
 
     cu_dropout_backward(d->ln_emb, d->x0, p.hidden, site_seed(g, SITE_EMB), BT * C);
