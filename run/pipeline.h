@@ -80,7 +80,8 @@ int save_checkpoint_dir(const Model *m, const char *tokenizer_src, const char *e
 char *dir_replace_begin(const char *dir, char *err, size_t errlen);
 int dir_replace_commit(const char *tmp, const char *dir, char *err, size_t errlen);
 
-// Remove a directory holding only plain files (a checkpoint directory); missing is not an error.
+// Remove a directory holding only plain files (a checkpoint directory); missing is not an error. A
+// symbolic link named `dir` is removed as a link: its target is never listed or deleted.
 int remove_flat_dir(const char *dir, char *err, size_t errlen);
 
 // Create a directory (and its missing parents), like mkdir -p.

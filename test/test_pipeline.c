@@ -341,10 +341,10 @@ START_TEST(test_compare_report) {
     free(md);
     cJSON_Delete(rows);
     cJSON_Delete(m);
-    // a folder that is not a training output is an error naming the file
+    // a folder that is not a training output is an error naming the folder and the missing run.json
     ck_assert_int_eq(run("./compare '%s/no_such_run'", tmp_root), 1);
     char *err = slurp("%s/stderr.txt", tmp_root);
-    ck_assert_ptr_nonnull(strstr(err, "no_such_run/best/config.json"));
+    ck_assert_ptr_nonnull(strstr(err, "no_such_run: no run.json"));
     free(err);
 }
 END_TEST
