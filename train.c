@@ -455,6 +455,51 @@ static int checkpoint_label_names(const char *model_dir, char ***names) {
     return n;
 }
 
+// The rows (line numbers where the file has them) of class c, at most 5, as ", line 7, line 12".
+static void class_rows_text(const Dataset *ds, int c, char *out, size_t len) {
+    out[0] = '\0';
+    int shown = 0;
+    for (int i = 0; i < ds->n && shown < 5; i++) {
+        if (ds->labels[i] != c) continue;
+        size_t at = strlen(out);
+        if (ds->lines && ds->lines[i] > 0) snprintf(out + at, len - at, "%sline %d", shown ? ", " : "", ds->lines[i]);
+        else snprintf(out + at, len - at, "%srow %d", shown ? ", " : "", i + 1);
+        shown++;
+    }
+}
+
+// Labels taken too literally (issue 15): integer labels are class ids 0..K-1, so one stray "500" in
+// a binary file made a 501-class model; one stray word made a class of one row. Every class must
+// have rows (unless --num-labels declares K, or the classes come from a checkpoint), and no class
+// fewer than --min-class-rows. The error names the data and the rows, never the config.
+static void check_label_counts(const Dataset *ds, const TrainArgs *a, int n_fixed) {
+    int *count = calloc((size_t)ds->n_labels, sizeof(int));
+    if (!count) die("out of memory");
+    for (int i = 0; i < ds->n; i++) count[ds->labels[i]]++;
+    char rows[256];
+    int empty = 0, first_empty = -1, largest = 0;
+    for (int c = 0; c < ds->n_labels; c++) {
+        if (count[c] == 0 && first_empty < 0) first_empty = c;
+        empty += count[c] == 0;
+        if (count[c] > 0) largest = c;
+    }
+    if (empty && !n_fixed && !a->num_labels) {
+        class_rows_text(ds, largest, rows, sizeof rows);
+        die("%s: integer labels are class ids 0..%d, but %d of those classes have no rows (the first: %d); the largest "
+            "label, %s (%s), may be a stray: fix the data, give --label-mode names if the labels are names (AG News' "
+            "1..4), or --num-labels %d to keep empty classes", ds->path,
+            ds->n_labels - 1, empty, first_empty, ds->label_names[largest], rows, ds->n_labels);
+    }
+    for (int c = 0; c < ds->n_labels; c++) {
+        if (count[c] == 0 || count[c] >= a->min_class_rows) continue;
+        class_rows_text(ds, c, rows, sizeof rows);
+        die("%s: class '%s' has only %d row%s (%s), fewer than --min-class-rows %d: a stray label? fix the data, or "
+            "give --min-class-rows 1", ds->path, ds->label_names[c], count[c], count[c] == 1 ? "" : "s", rows,
+            a->min_class_rows);
+    }
+    free(count);
+}
+
 static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_names, int n_fixed) {
     char err[1024];
     DatasetOptions o = dataset_options_default(a->data_path);
@@ -469,6 +514,10 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
     }
     o.fixed_label_names = fixed_names;
     o.n_fixed = n_fixed;
+    if (a->num_labels > 0 && n_fixed > 0)
+        die("--num-labels %d: the labels come from %s/config.json (%d of them); leave --num-labels out", a->num_labels,
+            a->model_dir, n_fixed);
+    o.num_labels = a->num_labels;
     if (dataset_load(ds, &o, err, sizeof err) != 0) die("%s", err);
     if (ds->n_labels < 2) die("%s: needs at least 2 labels, found %d", a->data_path, ds->n_labels);
     // integer labels name their classes by number, so "all rows are 1" gives 2 classes with one empty:
@@ -477,6 +526,35 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
     for (int i = 1; i < ds->n && !two_classes; i++) two_classes = ds->labels[i] != first;
     if (!two_classes) die("%s: every row has label '%s': a classifier needs examples of at least 2 classes",
                           a->data_path, ds->label_names[first]);
+    check_label_counts(ds, a, n_fixed);
+}
+
+// A tokenizer that does not fit the text, or a --max-length that leaves no room for it, trained on
+// nothing without a word (issue 15). --max-length must exceed the template's special tokens; among the
+// first UNK_CHECK_ROWS rows, at most --max-unk-fraction of the text tokens may be the unknown token.
+#define UNK_CHECK_ROWS 100
+static void check_tokenizer_fits_data(Tokenizer *tok, const char *tok_path, const Dataset *ds, const TrainArgs *a) {
+    char err[1024];
+    TokenizerEncoding enc = {0};
+    if (tokenizer_encode(tok, "", 0, 0, &enc, err, sizeof err) != 0) die("%s: %s", tok_path, err);
+    int n_special = enc.n;
+    if (a->max_length <= n_special)
+        die("--max-length %d leaves no room for text: %s adds %d special tokens to every row; give at least %d",
+            a->max_length, tok_path, n_special, n_special + 1);
+    int unk = tokenizer_token_to_id(tok, "[UNK]", 5);
+    if (unk < 0) unk = tokenizer_token_to_id(tok, "<unk>", 5);
+    long n_tokens = 0, n_unk = 0;
+    int rows = ds->n < UNK_CHECK_ROWS ? ds->n : UNK_CHECK_ROWS;
+    for (int i = 0; unk >= 0 && i < rows; i++) {
+        if (tokenizer_encode(tok, ds->texts[i], strlen(ds->texts[i]), 0, &enc, err, sizeof err) != 0) break;
+        n_tokens += enc.n - n_special;  // the text's tokens; the template's are never unknown
+        for (int k = 0; k < enc.n; k++) n_unk += enc.ids[k] == unk;
+    }
+    tokenizer_encoding_free(&enc);  // (an encoding error is reported with its line when the rows are tokenized)
+    if (n_tokens > 0 && (double)n_unk > a->max_unk_fraction * (double)n_tokens)
+        die("%s: %ld of the %ld text tokens of the first %d rows of %s are the unknown token (more than "
+            "--max-unk-fraction %g): the tokenizer does not fit this text; give the model's own tokenizer, or "
+            "--max-unk-fraction 1 to train anyway", tok_path, n_unk, n_tokens, rows, ds->path, a->max_unk_fraction);
 }
 
 static void make_or_read_split(Split *sp, const Dataset *ds, const TrainArgs *a) {
@@ -518,7 +596,8 @@ static void build_model(Model *m, const Dataset *ds, const TrainArgs *a, const R
         ModelConfig cfg;
         if (config_load(&cfg, a->config_path, err, sizeof err) != 0) die("%s", err);
         if (config_set_labels(&cfg, ds->n_labels, (const char *const *)ds->label_names) != 0)
-            die("%s: cannot set %d labels", a->config_path, ds->n_labels);
+            die("%s: %d labels, more than a model may have (%d; is --label-column the label?)", ds->path, ds->n_labels,
+                MAX_LABELS);
         if (model_init(m, &cfg, err, sizeof err) != 0) die("%s: %s", a->config_path, err);
         model_init_weights(m, a->seed, 0);
     }
@@ -857,6 +936,10 @@ int main(int argc, char **argv) {
     }
     check_args(&a);
     if (!rs && !a.inspect) check_output_dir(&a, NULL, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a.threads > 0 && cores > 0 && a.threads > cores)
+        fprintf(stderr, "train: warning: --threads %d is more than the %ld cores here; the threads will share them "
+                "(slower, and on a shared machine much slower)\n", a.threads, cores);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
@@ -870,6 +953,7 @@ int main(int argc, char **argv) {
     int n_fixed = a.model_dir ? checkpoint_label_names(a.model_dir, &fixed_names) : 0;
     Dataset ds;
     load_dataset(&ds, &a, fixed_names, n_fixed);
+    if (!a.inspect) check_tokenizer_fits_data(tok, tok_path, &ds, &a);
     Split sp;
     if (rs) {  // the run's own split.json: the one the state was saved with, and made for this data
         char *split_path = path_join(a.output_dir, "split.json");
