@@ -166,6 +166,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--help") == 0 || argv[i][0] == '-') {
             fprintf(stderr, "usage: %s [--output PREFIX] OUTPUT_DIR...\n"
                             "  compares folders written by ./train (best/config.json, metrics.json, history.json);\n"
+                            "  each must hold one complete run (its run.json says \"complete\" and lists every file)\n"
                             "  prints a markdown table; --output also writes PREFIX.json and PREFIX.md\n", argv[0]);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         } else dirs[n++] = argv[i];

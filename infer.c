@@ -226,6 +226,7 @@ int main(int argc, char **argv) {
     Device dev;  // device_select reports on stderr: stdout is the JSON lines
     if (device_parse(&dev, a.device, a.precision, err, sizeof err) != 0 || device_select(&dev, stderr, err, sizeof err) != 0)
         die("%s", err);
+    warn_threads_above_cores(stderr, "infer", a.threads);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif

@@ -476,13 +476,16 @@ static void check_label_counts(const Dataset *ds, const TrainArgs *a, int n_fixe
     int *count = calloc((size_t)ds->n_labels, sizeof(int));
     if (!count) die("out of memory");
     for (int i = 0; i < ds->n; i++) count[ds->labels[i]]++;
-    char rows[256];
-    int empty = 0, first_empty = -1, largest = 0;
+    int empty = 0, first_empty = -1, largest = 0, rare = -1;
     for (int c = 0; c < ds->n_labels; c++) {
         if (count[c] == 0 && first_empty < 0) first_empty = c;
         empty += count[c] == 0;
         if (count[c] > 0) largest = c;
+        if (count[c] > 0 && count[c] < a->min_class_rows && rare < 0) rare = c;
     }
+    int rare_count = rare >= 0 ? count[rare] : 0;
+    free(count);
+    char rows[256];
     if (empty && !n_fixed && !a->num_labels) {
         class_rows_text(ds, largest, rows, sizeof rows);
         die("%s: integer labels are class ids 0..%d, but %d of those classes have no rows (the first: %d); the largest "
@@ -490,14 +493,12 @@ static void check_label_counts(const Dataset *ds, const TrainArgs *a, int n_fixe
             "1..4), or --num-labels %d to keep empty classes", ds->path,
             ds->n_labels - 1, empty, first_empty, ds->label_names[largest], rows, ds->n_labels);
     }
-    for (int c = 0; c < ds->n_labels; c++) {
-        if (count[c] == 0 || count[c] >= a->min_class_rows) continue;
-        class_rows_text(ds, c, rows, sizeof rows);
+    if (rare >= 0) {
+        class_rows_text(ds, rare, rows, sizeof rows);
         die("%s: class '%s' has only %d row%s (%s), fewer than --min-class-rows %d: a stray label? fix the data, or "
-            "give --min-class-rows 1", ds->path, ds->label_names[c], count[c], count[c] == 1 ? "" : "s", rows,
+            "give --min-class-rows 1", ds->path, ds->label_names[rare], rare_count, rare_count == 1 ? "" : "s", rows,
             a->min_class_rows);
     }
-    free(count);
 }
 
 static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_names, int n_fixed) {
@@ -538,9 +539,11 @@ static void check_tokenizer_fits_data(Tokenizer *tok, const char *tok_path, cons
     TokenizerEncoding enc = {0};
     if (tokenizer_encode(tok, "", 0, 0, &enc, err, sizeof err) != 0) die("%s: %s", tok_path, err);
     int n_special = enc.n;
-    if (a->max_length <= n_special)
+    if (a->max_length <= n_special) {
+        tokenizer_encoding_free(&enc);
         die("--max-length %d leaves no room for text: %s adds %d special tokens to every row; give at least %d",
             a->max_length, tok_path, n_special, n_special + 1);
+    }
     int unk = tokenizer_token_to_id(tok, "[UNK]", 5);
     if (unk < 0) unk = tokenizer_token_to_id(tok, "<unk>", 5);
     long n_tokens = 0, n_unk = 0;
@@ -936,10 +939,7 @@ int main(int argc, char **argv) {
     }
     check_args(&a);
     if (!rs && !a.inspect) check_output_dir(&a, NULL, NULL);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (a.threads > 0 && cores > 0 && a.threads > cores)
-        fprintf(stderr, "train: warning: --threads %d is more than the %ld cores here; the threads will share them "
-                "(slower, and on a shared machine much slower)\n", a.threads, cores);
+    warn_threads_above_cores(stderr, "train", a.threads);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif

@@ -245,6 +245,13 @@ int check_tokenizer_fits_model(const Tokenizer *tok, const char *tok_path, const
     return 0;
 }
 
+void warn_threads_above_cores(FILE *out, const char *program, int threads) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 0 && cores > 0 && threads > cores)
+        fprintf(out, "%s: warning: --threads %d is more than the %ld cores here; the threads will share them "
+                "(slower, and on a shared machine much slower)\n", program, threads, cores);
+}
+
 static int copy_file(const char *from, const char *to, char *err, size_t errlen) {
     char *data;
     size_t len;

@@ -114,7 +114,7 @@ static void snapshot_into(const char *dir, const char *rel, char ***lines, int *
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[PATH_MAX], r[PATH_MAX], line[PATH_MAX + 128];
+        char p[PATH_MAX], r[PATH_MAX], line[2 * PATH_MAX + 128];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
         struct stat st;
@@ -260,7 +260,9 @@ START_TEST(test_earlier_run_refused_then_overwritten) {
     ck_assert_int_eq(run_in(NULL, TRAIN " --seed 2 --output-dir %s/out --overwrite-output-dir", tmp_root, tmp_root), 0);
     run_id_of(path_in("out"), second);
     ck_assert_str_ne(first, second);
-    ck_assert_str_eq(slurp(path_in("out/my_notes.txt")), "mine");
+    char *notes = slurp(path_in("out/my_notes.txt"));
+    ck_assert_str_eq(notes, "mine");
+    free(notes);
     expect_one_complete_run(path_in("out"), "overwritten run");
 }
 END_TEST
