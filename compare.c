@@ -6,7 +6,9 @@
 // For each OUTPUT_DIR written by ./train it reads best/config.json (architecture, layers, hidden size,
 // parameter count), metrics.json (accuracy, F1, log loss on the validation rows) and history.json
 // (training examples/s, the mean over epochs), prints a markdown table, and with --output writes
-// PREFIX.json and PREFIX.md (atomically).
+// PREFIX.json and PREFIX.md (atomically). A folder is compared only when its run.json says the run
+// is complete and every file has the size and hash run.json records (one run, not a mixture), and
+// every number it reads is a number.
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "common/fileio.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "run/output_dir.h"
 
 typedef struct {
     const char *dir;
@@ -39,14 +42,30 @@ static cJSON *read_json(const char *dir, const char *name, char *err, size_t err
     return json;
 }
 
-static double number_field(const cJSON *obj, const char *key) {
+// obj[key] as a finite number; else -1 with "<dir>/<file>: 'key' must be a number, found ..."
+static int number_field(const cJSON *obj, const char *key, const char *dir, const char *file, double *out, char *err,
+                        size_t errlen) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    if (cJSON_IsNumber(it) && isfinite(it->valuedouble)) { *out = it->valuedouble; return 0; }
+    const char *found = !it ? "nothing" : cJSON_IsString(it) ? "a string" : cJSON_IsNumber(it) ? "a non-finite number"
+                        : cJSON_IsNull(it) ? "null" : "another type";
+    snprintf(err, errlen, "%s/%s: '%s' must be a number, found %s", dir, file, key, found);
+    return -1;
 }
 
 static int read_row(Row *r, const char *dir, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->dir = dir;
+    // one complete run: run.json lists every file with its size and hash (run/output_dir.h), so a folder
+    // holding files of two runs, or a run cut short, is refused before anything is read
+    char run_id[RUN_ID_CHARS + 1];
+    int complete;
+    if (run_manifest_read(dir, run_id, &complete, 1, err, errlen) != 0) return -1;
+    if (!complete) {
+        snprintf(err, errlen, "%s: run %s did not finish (run.json says \"running\"): its outputs are incomplete", dir,
+                 run_id);
+        return -1;
+    }
     char *best = path_join(dir, "best"), *config_path = best ? path_join(best, "config.json") : NULL;
     ModelConfig cfg;
     int rc = config_path ? config_load(&cfg, config_path, err, errlen) : -1;
@@ -62,23 +81,29 @@ static int read_row(Row *r, const char *dir, char *err, size_t errlen) {
 
     cJSON *metrics = read_json(dir, "metrics.json", err, errlen);
     if (!metrics) return -1;
-    r->accuracy = number_field(metrics, "accuracy");
-    r->f1 = number_field(metrics, "f1");
-    r->log_loss = number_field(metrics, "log_loss");
+    rc = number_field(metrics, "accuracy", dir, "metrics.json", &r->accuracy, err, errlen) ||
+         number_field(metrics, "f1", dir, "metrics.json", &r->f1, err, errlen) ||
+         number_field(metrics, "log_loss", dir, "metrics.json", &r->log_loss, err, errlen);
     cJSON_Delete(metrics);
+    if (rc) return -1;
 
     cJSON *history = read_json(dir, "history.json", err, errlen);
     if (!history) return -1;
     double sum = 0;
     int n = 0;
     const cJSON *epoch;
+    if (!cJSON_IsArray(history) || cJSON_GetArraySize(history) < 1) {
+        snprintf(err, errlen, "%s/history.json: must be a list with one object per epoch", dir);
+        rc = -1;
+    }
     cJSON_ArrayForEach(epoch, history) {
-        double v = number_field(epoch, "examples_per_s");
-        if (!isnan(v)) { sum += v; n++; }
+        double v;
+        if (rc == 0 && number_field(epoch, "examples_per_s", dir, "history.json", &v, err, errlen) != 0) rc = -1;
+        if (rc == 0) { sum += v; n++; }
     }
     r->examples_per_s = n ? sum / n : NAN;
     cJSON_Delete(history);
-    return 0;
+    return rc;
 }
 
 // the markdown table, into a malloc'd string
@@ -141,6 +166,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--help") == 0 || argv[i][0] == '-') {
             fprintf(stderr, "usage: %s [--output PREFIX] OUTPUT_DIR...\n"
                             "  compares folders written by ./train (best/config.json, metrics.json, history.json);\n"
+                            "  each must hold one complete run (its run.json says \"complete\" and lists every file)\n"
                             "  prints a markdown table; --output also writes PREFIX.json and PREFIX.md\n", argv[0]);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         } else dirs[n++] = argv[i];

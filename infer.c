@@ -22,6 +22,7 @@
 
 #include "common/fileio.h"
 #include "data/dataset.h"
+#include "run/output_dir.h"
 #include "run/pipeline.h"
 #include "data/split.h"
 #include "model/checkpoint.h"
@@ -52,7 +53,8 @@ static void usage(FILE *out) {
             "  --text-column C      --label-column C   as for ./train\n"
             "  --split FILE         split.json written by ./train: evaluate exactly its validation rows\n"
             "  --output-dir DIR     write metrics.json, predictions.csv, confusion_matrix.svg there\n"
-            "                       (without it the report is only printed)\n"
+            "                       (without it the report is only printed); never a training run's folder\n"
+            "                       (its own folder, or a subfolder such as OUTPUT/eval)\n"
             "  --max-length N       truncation (default: DIR/train_args.json's, else 256)\n"
             "  --batch-size N       texts per forward (default: DIR/train_args.json's eval batch size, else 16)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
@@ -116,6 +118,8 @@ static void parse_args(InferArgs *a, int argc, char **argv) {
         die("--data, --split and --output-dir go with --eval");
     if (a->eval && (a->file || a->n_texts)) die("--eval reads --data; do not give texts or --file");
     if (a->file && a->n_texts) die("give texts or --file, not both");
+    char err[1024];
+    if (a->output_dir && eval_dir_check(a->output_dir, err, sizeof err) != 0) die("%s", err);
 }
 
 // max_length and eval batch size recorded by ./train in DIR/train_args.json (absent: 0)
@@ -222,6 +226,7 @@ int main(int argc, char **argv) {
     Device dev;  // device_select reports on stderr: stdout is the JSON lines
     if (device_parse(&dev, a.device, a.precision, err, sizeof err) != 0 || device_select(&dev, stderr, err, sizeof err) != 0)
         die("%s", err);
+    warn_threads_above_cores(stderr, "infer", a.threads);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif

@@ -27,11 +27,13 @@
 #include <omp.h>
 #endif
 
+#include "common/dirs.h"
 #include "common/fileio.h"
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/history.h"
 #include "data/inspect.h"
+#include "run/output_dir.h"
 #include "run/pipeline.h"
 #include "data/plot.h"
 #include "run/resume.h"
@@ -63,12 +65,20 @@ typedef struct {
                               // --help; doc/pipeline.md, doc/reliability.md)
     int save_steps_given;
     uint64_t given;           // bit i: RUN_ARGS[i] was on the command line
+    int num_labels;           // --num-labels K: integer labels are ids < K, classes may be empty (0: derive)
+    int min_class_rows;       // --min-class-rows N: a class with fewer rows is an error (default 2; 1: off)
+    double max_unk_fraction;  // --max-unk-fraction X: more [UNK] among the first rows' tokens is an error
+    int overwrite;            // --overwrite-output-dir: an earlier run in OUTPUT may be replaced
+    int clear_output;         // OUTPUT holds an earlier run that this run removes once its inputs are checked
+    char run_id[RUN_ID_CHARS + 1];  // this run's id (run.json; kept by --resume)
 } TrainArgs;
 
 // The arguments that decide a run's result: recorded in the resume state and, on --resume, taken
 // from it (or, when given again, required to be equal). --threads, --save-steps and --output-dir are
 // not among them; bit-identical results are promised for the same --threads only (doc/reliability.md).
-typedef enum { ARG_STR, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_U64, ARG_FLAG } ArgType;
+// ARG_PATH: a file or folder, recorded as an absolute path so that --resume works from any current
+// directory (and compared as one when given again)
+typedef enum { ARG_STR, ARG_PATH, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_U64, ARG_FLAG } ArgType;
 typedef struct {
     const char *flag, *key;
     ArgType type;
@@ -76,15 +86,15 @@ typedef struct {
 } ArgSpec;
 #define RUN_ARG(flag, key, type, field) {flag, key, type, offsetof(TrainArgs, field)}
 static const ArgSpec RUN_ARGS[] = {
-    RUN_ARG("--model", "model", ARG_STR, model_dir),
-    RUN_ARG("--config", "config", ARG_STR, config_path),
-    RUN_ARG("--tokenizer", "tokenizer", ARG_STR, tokenizer_path),
-    RUN_ARG("--data", "data", ARG_STR, data_path),
+    RUN_ARG("--model", "model", ARG_PATH, model_dir),
+    RUN_ARG("--config", "config", ARG_PATH, config_path),
+    RUN_ARG("--tokenizer", "tokenizer", ARG_PATH, tokenizer_path),
+    RUN_ARG("--data", "data", ARG_PATH, data_path),
     RUN_ARG("--format", "format", ARG_STR, format),
     RUN_ARG("--text-column", "text_column", ARG_STR, text_column),
     RUN_ARG("--label-column", "label_column", ARG_STR, label_column),
     RUN_ARG("--label-mode", "label_mode", ARG_STR, label_mode),
-    RUN_ARG("--split", "split", ARG_STR, split_path),
+    RUN_ARG("--split", "split", ARG_PATH, split_path),
     RUN_ARG("--n-samples", "n_samples", ARG_INT, n_samples),
     RUN_ARG("--valid-ratio", "valid_ratio", ARG_DOUBLE, valid_ratio),
     RUN_ARG("--max-length", "max_length", ARG_INT, max_length),
@@ -98,6 +108,7 @@ static const ArgSpec RUN_ARGS[] = {
     RUN_ARG("--max-grad-norm", "max_grad_norm", ARG_DOUBLE, max_grad_norm),
     RUN_ARG("--seed", "seed", ARG_U64, seed),
     RUN_ARG("--bucket", "bucket", ARG_FLAG, bucket),
+    RUN_ARG("--num-labels", "num_labels", ARG_INT, num_labels),
 };
 #define N_RUN_ARGS ((int)(sizeof RUN_ARGS / sizeof RUN_ARGS[0]))
 
@@ -115,14 +126,22 @@ static void usage(FILE *out) {
             "  --label-mode M       auto|int|names: integer labels are class ids, or every label is a name\n"
             "                       (ids in sorted order; e.g. AG News' 1..4) (default auto, doc/data.md)\n"
             "  --split FILE         reuse a split.json instead of drawing one\n"
-            "  --output-dir DIR     where reports and best/ go (default out)\n"
+            "  --num-labels K       integer labels are class ids below K; classes may have no rows\n"
+            "                       (default: 0..K-1 derived from the data, and every class must have rows)\n"
+            "  --min-class-rows N   a class with fewer than N rows is an error naming its rows (default 2; 1: off)\n"
+            "  --max-unk-fraction X more than this fraction of unknown tokens in the first 100 rows is an error\n"
+            "                       (a tokenizer that does not fit the text; default 0.5; 1: off)\n"
+            "  --output-dir DIR     where reports and best/ go (default out); a run owns it: a folder holding\n"
+            "                       an earlier run is refused, links in it are never followed\n"
+            "  --overwrite-output-dir  replace the earlier run in --output-dir (its run files only; the\n"
+            "                       removal happens once every input has been checked)\n"
             "  --n-samples N        rows drawn from the shuffled data, 0 = all (default 2000)\n"
             "  --valid-ratio R      validation fraction of the drawn rows (default 0.2)\n"
             "  --max-length N       truncate to N tokens, special tokens included (default 256)\n"
             "  --batch-size N       training batch size (default 4)\n"
             "  --eval-batch-size N  validation batch size (default 4)\n"
             "  --epochs N           (default 3)\n"
-            "  --max-steps N        stop after N optimizer steps (default: no limit)\n"
+            "  --max-steps N        stop after N >= 1 optimizer steps (default: no limit)\n"
             "  --lr X               peak learning rate (default 5e-5)\n"
             "  --weight-decay X     AdamW decoupled weight decay on every parameter (default 0.01)\n"
             "  --warmup-ratio X     linear warmup over this fraction of the steps (default 0.1)\n"
@@ -184,12 +203,14 @@ static void mark_given(TrainArgs *a, const char *flag) {
 static void parse_args(TrainArgs *a, int argc, char **argv) {
     *a = (TrainArgs){.output_dir = NULL, .n_samples = 2000, .valid_ratio = 0.2, .max_length = 256,
                      .batch_size = 4, .eval_batch_size = 4, .epochs = 3, .max_steps = 0, .lr = 5e-5,
-                     .weight_decay = 0.01, .warmup_ratio = 0.1, .max_grad_norm = 1.0, .seed = 42};
+                     .weight_decay = 0.01, .warmup_ratio = 0.1, .max_grad_norm = 1.0, .seed = 42,
+                     .min_class_rows = 2, .max_unk_fraction = 0.5};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) { usage(stdout); exit(0); }
         if (!strcmp(flag, "--bucket")) { a->bucket = BUCKET_BATCHES; mark_given(a, flag); continue; }
         if (!strcmp(flag, "--inspect")) { a->inspect = 1; continue; }
+        if (!strcmp(flag, "--overwrite-output-dir")) { a->overwrite = 1; continue; }
         if (strncmp(flag, "--", 2) != 0) die("unexpected argument '%s' (see --help)", flag);
         if (i + 1 >= argc) die("%s needs a value (see --help)", flag);
         const char *v = argv[++i];
@@ -210,13 +231,16 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
         else if (!strcmp(flag, "--batch-size")) a->batch_size = (int)parse_long(flag, v, 1, 1 << 16);
         else if (!strcmp(flag, "--eval-batch-size")) a->eval_batch_size = (int)parse_long(flag, v, 1, 1 << 16);
         else if (!strcmp(flag, "--epochs")) a->epochs = (int)parse_long(flag, v, 1, 100000);
-        else if (!strcmp(flag, "--max-steps")) a->max_steps = parse_long(flag, v, 0, 1L << 40);
+        else if (!strcmp(flag, "--max-steps")) a->max_steps = parse_long(flag, v, 1, 1L << 40);
         else if (!strcmp(flag, "--lr")) a->lr = parse_double(flag, v, 0, 10);
         else if (!strcmp(flag, "--weight-decay")) a->weight_decay = parse_double(flag, v, 0, 10);
         else if (!strcmp(flag, "--warmup-ratio")) a->warmup_ratio = parse_double(flag, v, 0, 1);
         else if (!strcmp(flag, "--max-grad-norm")) a->max_grad_norm = parse_double(flag, v, 0, 1e30);
         else if (!strcmp(flag, "--seed")) a->seed = (uint64_t)parse_long(flag, v, 0, 1L << 62);
         else if (!strcmp(flag, "--threads")) a->threads = (int)parse_long(flag, v, 1, 4096);
+        else if (!strcmp(flag, "--num-labels")) a->num_labels = (int)parse_long(flag, v, 2, DATASET_MAX_LABELS);
+        else if (!strcmp(flag, "--min-class-rows")) a->min_class_rows = (int)parse_long(flag, v, 1, DATASET_MAX_ROWS);
+        else if (!strcmp(flag, "--max-unk-fraction")) a->max_unk_fraction = parse_double(flag, v, 0, 1);
         else if (!strcmp(flag, "--save-steps")) a->save_steps = parse_long(flag, v, 0, 1L << 40), a->save_steps_given = 1;
         else if (!strcmp(flag, "--resume")) a->resume_dir = v;
         else if (!strcmp(flag, "--device")) a->device = v;
@@ -226,12 +250,46 @@ static void parse_args(TrainArgs *a, int argc, char **argv) {
     }
     if (a->resume_dir) {
         if (a->inspect) die("--resume and --inspect do not go together");
+        if (a->overwrite) die("--resume continues the run in %s; --overwrite-output-dir would replace it: give one", a->resume_dir);
         if (a->output_dir && strcmp(a->output_dir, a->resume_dir) != 0)
             die("--output-dir %s differs from --resume %s (a resumed run writes where it started)", a->output_dir,
                 a->resume_dir);
         a->output_dir = a->resume_dir;
     }
     if (!a->output_dir) a->output_dir = "out";
+    if (!a->output_dir[0]) die("%s is empty (give a folder name; '.' is the current folder)", a->resume_dir ? "--resume" : "--output-dir");
+}
+
+// The output folder rules (run/output_dir.h), before any input is read: OUTPUT and its run entries
+// are no links and of the right types; an earlier run there needs --overwrite-output-dir (or
+// --resume, whose run.json must name the state's run); no input lies in a run entry this run
+// replaces. Sets a->run_id and a->clear_output.
+static void check_output_dir(TrainArgs *a, const cJSON *state_args, const char *state_path) {
+    char err[1024];
+    int has_run;
+    if (output_dir_check(a->output_dir, &has_run, err, sizeof err) != 0) die("%s", err);
+    if (state_args) {
+        int complete;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(state_args, "run_id");
+        if (run_manifest_read(a->output_dir, a->run_id, &complete, 0, err, sizeof err) != 0) die("%s", err);
+        if (!cJSON_IsString(id) || strcmp(id->valuestring, a->run_id) != 0)
+            die("%s: made by run %s, but %s/%s names run %s: the folder holds parts of two runs", state_path,
+                cJSON_IsString(id) ? id->valuestring : "(none)", a->output_dir, RUN_MANIFEST, a->run_id);
+        return;
+    }
+    if (has_run && !a->overwrite)
+        die("%s holds an earlier run: give --overwrite-output-dir to replace it, --resume %s to continue it, or "
+            "another --output-dir", a->output_dir, a->output_dir);
+    const char *flags[] = {"--model", "--config", "--tokenizer", "--data"};
+    const char *paths[] = {a->model_dir, a->config_path, a->tokenizer_path, a->data_path};
+    for (int i = 0; i < 4; i++) {
+        const char *entry = paths[i] ? output_dir_entry_holding(a->output_dir, paths[i]) : NULL;
+        if (entry)
+            die("%s %s lies in %s/%s, which this run replaces: copy it elsewhere first, or choose another --output-dir",
+                flags[i], paths[i], a->output_dir, entry);
+    }
+    a->clear_output = has_run;
+    run_id_new(a->run_id);
 }
 
 // the checks that need every argument (after --resume has filled them in)
@@ -252,9 +310,13 @@ static cJSON *run_args_json(const TrainArgs *a) {
         const char *field = (const char *)a + sp->offset;
         char buf[32];
         switch (sp->type) {
-        case ARG_STR: {
+        case ARG_STR:
+        case ARG_PATH: {
             const char *v = *(const char *const *)field;
-            ok = (v ? cJSON_AddStringToObject(o, sp->key, v) : cJSON_AddNullToObject(o, sp->key)) != NULL;
+            char *abs = v && sp->type == ARG_PATH ? path_absolute(v) : NULL;
+            if (v && sp->type == ARG_PATH && !abs) die("%s: cannot make the path absolute: %s", v, strerror(errno));
+            ok = (v ? cJSON_AddStringToObject(o, sp->key, abs ? abs : v) : cJSON_AddNullToObject(o, sp->key)) != NULL;
+            free(abs);
             break;
         }
         case ARG_INT: ok = cJSON_AddNumberToObject(o, sp->key, *(const int *)field) != NULL; break;
@@ -282,6 +344,7 @@ static void merge_resume_args(TrainArgs *a, const cJSON *args, const char *state
         const char *bad = NULL;
         switch (sp->type) {
         case ARG_STR:
+        case ARG_PATH:
             if (cJSON_IsString(v)) *(const char **)dst = v->valuestring;
             else if (cJSON_IsNull(v)) *(const char **)dst = NULL;
             else bad = "a string or null";
@@ -321,9 +384,16 @@ static void merge_resume_args(TrainArgs *a, const cJSON *args, const char *state
         int same;
         char now[64] = "", then[64] = "";
         switch (sp->type) {
-        case ARG_STR: {
+        case ARG_STR:
+        case ARG_PATH: {
             const char *p = *(const char *const *)x, *q = *(const char *const *)y;
             same = (!p && !q) || (p && q && !strcmp(p, q));
+            if (!same && p && q && sp->type == ARG_PATH) {  // a relative path given again names the same file
+                char *ap = path_absolute(p), *aq = path_absolute(q);
+                same = ap && aq && !strcmp(ap, aq);
+                free(ap);
+                free(aq);
+            }
             snprintf(now, sizeof now, "%s", p ? p : "(none)");
             snprintf(then, sizeof then, "%s", q ? q : "(none)");
             break;
@@ -385,6 +455,52 @@ static int checkpoint_label_names(const char *model_dir, char ***names) {
     return n;
 }
 
+// The rows (line numbers where the file has them) of class c, at most 5, as ", line 7, line 12".
+static void class_rows_text(const Dataset *ds, int c, char *out, size_t len) {
+    out[0] = '\0';
+    int shown = 0;
+    for (int i = 0; i < ds->n && shown < 5; i++) {
+        if (ds->labels[i] != c) continue;
+        size_t at = strlen(out);
+        if (ds->lines && ds->lines[i] > 0) snprintf(out + at, len - at, "%sline %d", shown ? ", " : "", ds->lines[i]);
+        else snprintf(out + at, len - at, "%srow %d", shown ? ", " : "", i + 1);
+        shown++;
+    }
+}
+
+// Labels taken too literally (issue 15): integer labels are class ids 0..K-1, so one stray "500" in
+// a binary file made a 501-class model; one stray word made a class of one row. Every class must
+// have rows (unless --num-labels declares K, or the classes come from a checkpoint), and no class
+// fewer than --min-class-rows. The error names the data and the rows, never the config.
+static void check_label_counts(const Dataset *ds, const TrainArgs *a, int n_fixed) {
+    int *count = calloc((size_t)ds->n_labels, sizeof(int));
+    if (!count) die("out of memory");
+    for (int i = 0; i < ds->n; i++) count[ds->labels[i]]++;
+    int empty = 0, first_empty = -1, largest = 0, rare = -1;
+    for (int c = 0; c < ds->n_labels; c++) {
+        if (count[c] == 0 && first_empty < 0) first_empty = c;
+        empty += count[c] == 0;
+        if (count[c] > 0) largest = c;
+        if (count[c] > 0 && count[c] < a->min_class_rows && rare < 0) rare = c;
+    }
+    int rare_count = rare >= 0 ? count[rare] : 0;
+    free(count);
+    char rows[256];
+    if (empty && !n_fixed && !a->num_labels) {
+        class_rows_text(ds, largest, rows, sizeof rows);
+        die("%s: integer labels are class ids 0..%d, but %d of those classes have no rows (the first: %d); the largest "
+            "label, %s (%s), may be a stray: fix the data, give --label-mode names if the labels are names (AG News' "
+            "1..4), or --num-labels %d to keep empty classes", ds->path,
+            ds->n_labels - 1, empty, first_empty, ds->label_names[largest], rows, ds->n_labels);
+    }
+    if (rare >= 0) {
+        class_rows_text(ds, rare, rows, sizeof rows);
+        die("%s: class '%s' has only %d row%s (%s), fewer than --min-class-rows %d: a stray label? fix the data, or "
+            "give --min-class-rows 1", ds->path, ds->label_names[rare], rare_count, rare_count == 1 ? "" : "s", rows,
+            a->min_class_rows);
+    }
+}
+
 static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_names, int n_fixed) {
     char err[1024];
     DatasetOptions o = dataset_options_default(a->data_path);
@@ -399,6 +515,10 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
     }
     o.fixed_label_names = fixed_names;
     o.n_fixed = n_fixed;
+    if (a->num_labels > 0 && n_fixed > 0)
+        die("--num-labels %d: the labels come from %s/config.json (%d of them); leave --num-labels out", a->num_labels,
+            a->model_dir, n_fixed);
+    o.num_labels = a->num_labels;
     if (dataset_load(ds, &o, err, sizeof err) != 0) die("%s", err);
     if (ds->n_labels < 2) die("%s: needs at least 2 labels, found %d", a->data_path, ds->n_labels);
     // integer labels name their classes by number, so "all rows are 1" gives 2 classes with one empty:
@@ -407,6 +527,37 @@ static void load_dataset(Dataset *ds, const TrainArgs *a, char *const *fixed_nam
     for (int i = 1; i < ds->n && !two_classes; i++) two_classes = ds->labels[i] != first;
     if (!two_classes) die("%s: every row has label '%s': a classifier needs examples of at least 2 classes",
                           a->data_path, ds->label_names[first]);
+    check_label_counts(ds, a, n_fixed);
+}
+
+// A tokenizer that does not fit the text, or a --max-length that leaves no room for it, trained on
+// nothing without a word (issue 15). --max-length must exceed the template's special tokens; among the
+// first UNK_CHECK_ROWS rows, at most --max-unk-fraction of the text tokens may be the unknown token.
+#define UNK_CHECK_ROWS 100
+static void check_tokenizer_fits_data(Tokenizer *tok, const char *tok_path, const Dataset *ds, const TrainArgs *a) {
+    char err[1024];
+    TokenizerEncoding enc = {0};
+    if (tokenizer_encode(tok, "", 0, 0, &enc, err, sizeof err) != 0) die("%s: %s", tok_path, err);
+    int n_special = enc.n;
+    if (a->max_length <= n_special) {
+        tokenizer_encoding_free(&enc);
+        die("--max-length %d leaves no room for text: %s adds %d special tokens to every row; give at least %d",
+            a->max_length, tok_path, n_special, n_special + 1);
+    }
+    int unk = tokenizer_token_to_id(tok, "[UNK]", 5);
+    if (unk < 0) unk = tokenizer_token_to_id(tok, "<unk>", 5);
+    long n_tokens = 0, n_unk = 0;
+    int rows = ds->n < UNK_CHECK_ROWS ? ds->n : UNK_CHECK_ROWS;
+    for (int i = 0; unk >= 0 && i < rows; i++) {
+        if (tokenizer_encode(tok, ds->texts[i], strlen(ds->texts[i]), 0, &enc, err, sizeof err) != 0) break;
+        n_tokens += enc.n - n_special;  // the text's tokens; the template's are never unknown
+        for (int k = 0; k < enc.n; k++) n_unk += enc.ids[k] == unk;
+    }
+    tokenizer_encoding_free(&enc);  // (an encoding error is reported with its line when the rows are tokenized)
+    if (n_tokens > 0 && (double)n_unk > a->max_unk_fraction * (double)n_tokens)
+        die("%s: %ld of the %ld text tokens of the first %d rows of %s are the unknown token (more than "
+            "--max-unk-fraction %g): the tokenizer does not fit this text; give the model's own tokenizer, or "
+            "--max-unk-fraction 1 to train anyway", tok_path, n_unk, n_tokens, rows, ds->path, a->max_unk_fraction);
 }
 
 static void make_or_read_split(Split *sp, const Dataset *ds, const TrainArgs *a) {
@@ -448,7 +599,8 @@ static void build_model(Model *m, const Dataset *ds, const TrainArgs *a, const R
         ModelConfig cfg;
         if (config_load(&cfg, a->config_path, err, sizeof err) != 0) die("%s", err);
         if (config_set_labels(&cfg, ds->n_labels, (const char *const *)ds->label_names) != 0)
-            die("%s: cannot set %d labels", a->config_path, ds->n_labels);
+            die("%s: %d labels, more than a model may have (%d; is --label-column the label?)", ds->path, ds->n_labels,
+                MAX_LABELS);
         if (model_init(m, &cfg, err, sizeof err) != 0) die("%s: %s", a->config_path, err);
         model_init_weights(m, a->seed, 0);
     }
@@ -459,10 +611,15 @@ static void build_model(Model *m, const Dataset *ds, const TrainArgs *a, const R
 static char *train_args_json(const TrainArgs *a, int best_epoch) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddStringToObject(o, "model", a->model_dir ? a->model_dir : "");
-    cJSON_AddStringToObject(o, "config", a->config_path ? a->config_path : "");
-    cJSON_AddStringToObject(o, "tokenizer", a->tokenizer_path ? a->tokenizer_path : a->model_dir);
-    cJSON_AddStringToObject(o, "data", a->data_path);
+    // paths as absolute paths, like the resume state's (so a resumed run writes the same file)
+    const char *keys[] = {"model", "config", "tokenizer", "data"};
+    const char *paths[] = {a->model_dir, a->config_path, a->tokenizer_path ? a->tokenizer_path : a->model_dir, a->data_path};
+    for (int i = 0; i < 4; i++) {
+        char *abs = paths[i] ? path_absolute(paths[i]) : NULL;
+        if (paths[i] && !abs) die("%s: cannot make the path absolute: %s", paths[i], strerror(errno));
+        cJSON_AddStringToObject(o, keys[i], abs ? abs : "");
+        free(abs);
+    }
     cJSON_AddNumberToObject(o, "n_samples", a->n_samples);
     cJSON_AddNumberToObject(o, "valid_ratio", a->valid_ratio);
     cJSON_AddNumberToObject(o, "max_length", a->max_length);
@@ -514,27 +671,6 @@ static void progress_update(const Progress *p, int epoch, int epochs, long step,
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-// Leftovers of a run that was killed: "<name>.tmp.XXXXXX" / "<name>.old.XXXXXX" files and checkpoint
-// directories in OUTPUT (atomic writes that never reached their rename). Never read; removed on --resume.
-static void remove_leftovers(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *t = strstr(e->d_name, ".tmp."), *o = strstr(e->d_name, ".old.");
-        const char *mark = t ? t : o;
-        if (!mark || strlen(mark + 5) != 6) continue;
-        char *p = path_join(dir, e->d_name), err[512];
-        struct stat st;
-        if (p && lstat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) remove_flat_dir(p, err, sizeof err);
-            else if (S_ISREG(st.st_mode)) unlink(p);
-        }
-        free(p);
-    }
-    closedir(d);
-}
 
 // A numerical fault: one line naming the step and the tensor, then exit 1. Nothing is saved after a
 // fault, so best/ and resume/ hold their last good state.
@@ -604,9 +740,12 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
                 resume_dir, rs->epoch, rs->step, rs->total_steps, rs->step_in_epoch, epochs, steps_per_epoch, total_steps);
     }
 
-    // --- outputs: the directory, split.json
+    // --- outputs: the directory (an earlier run removed only now, every input being checked), run.json
+    // ("running" until every output is written), split.json
     if (make_dirs(a->output_dir, err, sizeof err) != 0) die("%s", err);
-    if (rs) remove_leftovers(a->output_dir);
+    if (a->clear_output && output_dir_clear(a->output_dir, err, sizeof err) != 0) die("%s", err);
+    if (rs && output_dir_remove_leftovers(a->output_dir, err, sizeof err) != 0) die("%s", err);
+    if (run_manifest_start(a->output_dir, a->run_id, err, sizeof err) != 0) die("%s", err);
     char *split_out = path_join(a->output_dir, "split.json"), *best_dir = path_join(a->output_dir, "best");
     char *history_path = path_join(a->output_dir, "history.json"), *history_svg = path_join(a->output_dir, "history.svg");
     if (!split_out || !best_dir || !history_path || !history_svg) die("out of memory");
@@ -645,6 +784,14 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
     }
     cJSON *run_args = run_args_json(a);
     if (!cJSON_AddNumberToObject(run_args, "save_steps", (double)a->save_steps)) die("out of memory");
+    // the run's identity: --resume checks run.json and split.json against these
+    char split_hash[20];
+    size_t split_size;
+    uint64_t split_fnv;
+    if (file_fingerprint(split_out, &split_size, &split_fnv, err, sizeof err) != 0) die("%s", err);
+    snprintf(split_hash, sizeof split_hash, "%016" PRIx64, split_fnv);
+    if (!cJSON_AddStringToObject(run_args, "run_id", a->run_id) || !cJSON_AddStringToObject(run_args, "split_fnv1a64", split_hash))
+        die("out of memory");
     // the resume state after `k` steps of `epoch` (epoch + 1 and k = 0 once it is validated)
     ResumeState st = {.total_steps = total_steps, .seed = a->seed, .history = history, .step_losses = step_losses,
                       .args = run_args};
@@ -748,7 +895,8 @@ static void train_and_report(const TrainArgs *a, Tokenizer *tok, const char *tok
            best_dir, ev.loss, ev.loss == best_val_loss ? " (identical)" : " (DIFFERS)");
     printf("validation report (%d rows):", ev.n);
     if (write_eval_reports(a->output_dir, &ev, best.config.id2label, stdout, err, sizeof err) != 0) die("%s", err);
-    printf("\nwrote %s/{split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/, resume/}\n",
+    if (run_manifest_complete(a->output_dir, a->run_id, err, sizeof err) != 0) die("%s", err);
+    printf("\nwrote %s/{run.json, split.json, history.json, history.svg, metrics.json, predictions.csv, confusion_matrix.svg, best/, resume/}\n",
            a->output_dir);
 
     evaluation_free(&ev);
@@ -785,10 +933,13 @@ int main(int argc, char **argv) {
         if (!a.save_steps_given && cJSON_IsNumber(ss) && ss->valuedouble >= 0 && ss->valuedouble <= 1e15)
             a.save_steps = (long)ss->valuedouble;
         if (rs->seed != a.seed) die("%s: seed %" PRIu64 " differs from args.seed", state_path, rs->seed);
+        check_output_dir(&a, rs->args, state_path);
         free(dir);
         free(state_path);
     }
     check_args(&a);
+    if (!rs && !a.inspect) check_output_dir(&a, NULL, NULL);
+    warn_threads_above_cores(stderr, "train", a.threads);
 #ifdef _OPENMP
     if (a.threads > 0) omp_set_num_threads(a.threads);
 #endif
@@ -802,10 +953,20 @@ int main(int argc, char **argv) {
     int n_fixed = a.model_dir ? checkpoint_label_names(a.model_dir, &fixed_names) : 0;
     Dataset ds;
     load_dataset(&ds, &a, fixed_names, n_fixed);
+    if (!a.inspect) check_tokenizer_fits_data(tok, tok_path, &ds, &a);
     Split sp;
-    if (rs) {  // the run's own split.json (checked against the data's fingerprint)
+    if (rs) {  // the run's own split.json: the one the state was saved with, and made for this data
         char *split_path = path_join(a.output_dir, "split.json");
         if (!split_path) die("out of memory");
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(rs->args, "split_fnv1a64");
+        size_t size;
+        uint64_t h;
+        char hex[20];
+        if (file_fingerprint(split_path, &size, &h, err, sizeof err) != 0) die("%s", err);
+        snprintf(hex, sizeof hex, "%016" PRIx64, h);
+        if (!cJSON_IsString(want) || strcmp(want->valuestring, hex) != 0)
+            die("%s: not the split the resume state was saved with (fnv1a64 %s, the state has %s): it was replaced by "
+                "another run", split_path, hex, cJSON_IsString(want) ? want->valuestring : "none");
         if (split_read_json(&sp, split_path, &ds, err, sizeof err) != 0) die("%s", err);
         free(split_path);
     } else {

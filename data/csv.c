@@ -89,6 +89,7 @@ int csv_next_row(RowReader *rr, char *err, size_t errlen) {
     rr->row_line = rr->line;
     for (;;) {
         size_t field_start = rr->scratch_len;
+        int field_line = rr->line;  // a quoted field may span lines: errors name the line where it starts
         if (b[rr->pos] == '"') {
             if (read_quoted(rr, field_start, err, errlen)) return -1;
         } else {
@@ -105,8 +106,8 @@ int csv_next_row(RowReader *rr, char *err, size_t errlen) {
             snprintf(err, errlen, "%s:%d: bare CR line ending at byte %zu; convert to LF", rr->path, rr->line, rr->pos);
             return -1;
         }
-        snprintf(err, errlen, "%s:%d: unexpected character after closing quote (only ',' or a line end may follow)",
-                 rr->path, rr->line);
+        snprintf(err, errlen, "%s:%d: unexpected character after closing quote (only ',' or a line end may follow)%s",
+                 rr->path, field_line, field_line != rr->line ? " (the quoted field starts on this line)" : "");
         return -1;
     }
     // the scratch buffer no longer moves: point the fields into it

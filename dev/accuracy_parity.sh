@@ -30,7 +30,8 @@ for seed in $SEEDS; do
     ours="$OUT/ours-seed$seed"; torch_out="$OUT/torch-seed$seed"
     /usr/bin/time -f "%M" -o "$OUT.ours-seed$seed.rss" ./train --model "$MODEL" --data "$DATA" \
         --n-samples "$N" --valid-ratio "$RATIO" --max-length "$MAX_LENGTH" --batch-size "$BATCH" \
-        --eval-batch-size 64 --epochs "$EPOCHS" --lr "$LR" --seed "$seed" --threads "$THREADS" --output-dir "$ours"
+        --eval-batch-size 64 --epochs "$EPOCHS" --lr "$LR" --seed "$seed" --threads "$THREADS" --output-dir "$ours" \
+        --overwrite-output-dir
     mv "$OUT.ours-seed$seed.rss" "$ours/peak_rss_kb"
     ./infer --model "$ours/best" --eval --data "$EVAL_DATA" --output-dir "$ours/eval" \
         --threads "$THREADS"

@@ -130,6 +130,49 @@ static const FieldNames BERT_NAMES = {"hidden_size", "num_hidden_layers", "num_a
                                       "intermediate_size", "hidden_act", "hidden_dropout_prob",
                                       "attention_probs_dropout_prob"};
 
+// Keys of one family's schema that the other family's config class does not have. The generic keys
+// of every HF config (architectures, id2label, torch_dtype, transformers_version, ...) are in neither
+// list, nor are BERT's hidden_size / num_hidden_layers / num_attention_heads, which DistilBertConfig
+// accepts through its attribute_map. A config declaring one family with the other's keys (model_type
+// bert with dim / n_layers) built the declared family's default size from nothing it said.
+static const char *const DISTILBERT_ONLY_KEYS[] = {"dim", "n_layers", "n_heads", "hidden_dim", "activation",
+                                                   "seq_classif_dropout", "sinusoidal_pos_embds", "qa_dropout"};
+static const char *const BERT_ONLY_KEYS[] = {"intermediate_size", "hidden_act", "hidden_dropout_prob",
+                                             "attention_probs_dropout_prob", "type_vocab_size"};
+
+static int check_foreign_keys(const cJSON *root, int distil, const char *model_type, const char *path, char *err,
+                              size_t errlen) {
+    const char *const *keys = distil ? BERT_ONLY_KEYS : DISTILBERT_ONLY_KEYS;
+    size_t n = distil ? sizeof BERT_ONLY_KEYS / sizeof *keys : sizeof DISTILBERT_ONLY_KEYS / sizeof *keys;
+    for (size_t i = 0; i < n; i++) {
+        if (!cJSON_GetObjectItemCaseSensitive(root, keys[i])) continue;
+        snprintf(err, errlen, "%s: key \"%s\" belongs to %s's config, not to model_type \"%s\" (is model_type "
+                 "right?)", path, keys[i], distil ? "BERT/RoBERTa" : "DistilBERT", model_type);
+        return -1;
+    }
+    return 0;
+}
+
+// The four keys that fix the architecture's shape go together: HF fills every absent key from the
+// class defaults (BERT-base: 768 / 12 layers / 12 heads / 3072), which is right for none of them and
+// wrong for a config that gives some, so a config giving some but not all is an error naming the
+// missing ones as missing (and not, say, as "dim 32 is not divisible by n_heads 12").
+static int check_shape_keys(const cJSON *root, const FieldNames *f, const char *path, char *err, size_t errlen) {
+    const char *keys[] = {f->dim, f->layers, f->heads, f->ffn};
+    int given = 0;
+    for (int i = 0; i < 4; i++) given += cJSON_GetObjectItemCaseSensitive(root, keys[i]) != NULL;
+    if (given == 0 || given == 4) return 0;
+    char missing[160] = "";
+    for (int i = 0; i < 4; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(root, keys[i])) continue;
+        size_t at = strlen(missing);
+        snprintf(missing + at, sizeof missing - at, "%s\"%s\"", at ? ", " : "", keys[i]);
+    }
+    snprintf(err, errlen, "%s: missing required key%s %s (given: the other shape keys; a config gives all four "
+             "of %s, %s, %s, %s or none)", path, given == 3 ? "" : "s", missing, keys[0], keys[1], keys[2], keys[3]);
+    return -1;
+}
+
 // DistilBertConfig accepts BERT's names through its attribute_map when its own are absent
 static const char *alias(const cJSON *root, const char *native, const char *other) {
     if (cJSON_GetObjectItemCaseSensitive(root, native) || !cJSON_GetObjectItemCaseSensitive(root, other)) return native;
@@ -179,6 +222,7 @@ int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
         f.layers = alias(root, "n_layers", "num_hidden_layers");
         f.heads = alias(root, "n_heads", "num_attention_heads");
     }
+    if (check_foreign_keys(root, distil, cfg->model_type, path, err, errlen) != 0) goto done;
 
     // class defaults (reference-semantics.md §1.1, §1.2) for fields absent from the file
     if (get_int(root, "vocab_size", distil || cfg->arch == ARCH_BERT ? 30522 : 50265, 1, 1 << 24,
@@ -191,7 +235,8 @@ int config_load(ModelConfig *cfg, const char *path, char *err, size_t errlen) {
         get_int(root, "pad_token_id", cfg->arch == ARCH_ROBERTA ? 1 : 0, 0, 1 << 24, &cfg->pad_token_id, path, err, errlen) ||
         get_float(root, f.hidden_dropout, 0.1f, 0, 0.99f, &cfg->dropout, path, err, errlen) ||
         get_float(root, f.att_dropout, 0.1f, 0, 0.99f, &cfg->attention_dropout, path, err, errlen) ||
-        get_float(root, "initializer_range", 0.02f, 0, 10, &cfg->initializer_range, path, err, errlen))
+        get_float(root, "initializer_range", 0.02f, 0, 10, &cfg->initializer_range, path, err, errlen) ||
+        check_shape_keys(root, &f, path, err, errlen))
         goto done;
     if (distil) {
         cfg->type_vocab_size = 0;

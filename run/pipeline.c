@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/fileio.h"
 #include "data/metrics.h"
 #include "data/plot.h"
@@ -244,6 +245,13 @@ int check_tokenizer_fits_model(const Tokenizer *tok, const char *tok_path, const
     return 0;
 }
 
+void warn_threads_above_cores(FILE *out, const char *program, int threads) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 0 && cores > 0 && threads > cores)
+        fprintf(out, "%s: warning: --threads %d is more than the %ld cores here; the threads will share them "
+                "(slower, and on a shared machine much slower)\n", program, threads, cores);
+}
+
 static int copy_file(const char *from, const char *to, char *err, size_t errlen) {
     char *data;
     size_t len;
@@ -283,29 +291,7 @@ int copy_tokenizer_files(const char *src, const char *dir, char *err, size_t err
 }
 
 int remove_flat_dir(const char *dir, char *err, size_t errlen) {
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *p = path_join(dir, e->d_name);
-        if (!p || unlink(p) != 0) {
-            snprintf(err, errlen, "%s: cannot remove: %s", p ? p : dir, p ? strerror(errno) : "out of memory");
-            rc = -1;
-        }
-        free(p);
-    }
-    closedir(d);
-    if (rc == 0 && rmdir(dir) != 0) {
-        snprintf(err, errlen, "%s: cannot remove directory: %s", dir, strerror(errno));
-        rc = -1;
-    }
-    return rc;
+    return remove_tree_nofollow(dir, 0, err, errlen);  // a link named `dir` goes as a link, never its target
 }
 
 int make_dirs(const char *path, char *err, size_t errlen) {
@@ -370,6 +356,11 @@ int dir_replace_commit(const char *tmp, const char *dir, char *err, size_t errle
     char ignored[256];
     struct stat st;
     int exists = lstat(dir, &st) == 0;
+    if (exists && !S_ISDIR(st.st_mode)) {  // never swap a link (or a file) into the temporary's place to delete it
+        snprintf(err, errlen, "%s: is not a folder (%s); left as it is", dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+        remove_flat_dir(tmp, ignored, sizeof ignored);
+        return -1;
+    }
 #ifdef RENAME_EXCHANGE
     // one atomic step: `dir` is the old or the new directory at every moment, even across a crash
     if (exists && renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {

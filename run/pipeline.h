@@ -60,6 +60,10 @@ int write_eval_reports(const char *outdir, const Evaluation *ev, char *const *la
 int check_tokenizer_fits_model(const Tokenizer *tok, const char *tok_path, const ModelConfig *cfg,
                                const char *model_src, int max_length, char *err, size_t errlen);
 
+// One warning line on `out` ("<program>: warning: --threads N is more than the C cores here ...") when
+// threads exceeds the machine's online cores (threads 0: the default, all cores: nothing).
+void warn_threads_above_cores(FILE *out, const char *program, int threads);
+
 // Copy the tokenizer files of `src` into directory `dir`: for a directory, whichever of
 // tokenizer.json, vocab.txt, vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json
 // exist; for a file, that file under its own name.
@@ -80,7 +84,8 @@ int save_checkpoint_dir(const Model *m, const char *tokenizer_src, const char *e
 char *dir_replace_begin(const char *dir, char *err, size_t errlen);
 int dir_replace_commit(const char *tmp, const char *dir, char *err, size_t errlen);
 
-// Remove a directory holding only plain files (a checkpoint directory); missing is not an error.
+// Remove a directory holding only plain files (a checkpoint directory); missing is not an error. A
+// symbolic link named `dir` is removed as a link: its target is never listed or deleted.
 int remove_flat_dir(const char *dir, char *err, size_t errlen);
 
 // Create a directory (and its missing parents), like mkdir -p.

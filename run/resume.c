@@ -10,7 +10,7 @@
 
 #include "common/fileio.h"
 #include "common/json_check.h"
-#include "data/dataset_internal.h"
+#include "run/output_dir.h"
 #include "run/pipeline.h"
 #include "model/checkpoint.h"
 #include "model/train_state.h"
@@ -23,15 +23,6 @@ int json_add_exact(cJSON *obj, const char *key, double x) {
     if (!isfinite(x)) return cJSON_AddNullToObject(obj, key) != NULL;
     snprintf(buf, sizeof buf, "%.17g", x);
     return cJSON_AddRawToObject(obj, key, buf) != NULL;
-}
-
-// size and FNV-1a 64 of a file
-static int file_fingerprint(const char *path, size_t *size, uint64_t *hash, char *err, size_t errlen) {
-    char *data;
-    if (read_file(path, &data, size, err, errlen) != 0) return -1;
-    *hash = fnv1a64_update(FNV1A64_INIT, data, *size);
-    free(data);
-    return 0;
 }
 
 static char *state_json(const ResumeState *s, const char *dir, char *err, size_t errlen) {

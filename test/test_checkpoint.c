@@ -289,8 +289,20 @@ START_TEST(test_bad_checkpoints) {
     expect_load_error(dir, "field \"n_layers\" must be an integer");
 
     new_dir(dir, sizeof dir, "heads");
-    write_text(dir, "config.json", "{\"model_type\":\"distilbert\",\"dim\":30,\"n_heads\":4}");
+    write_text(dir, "config.json", "{\"model_type\":\"distilbert\",\"dim\":30,\"n_heads\":4,\"n_layers\":2,\"hidden_dim\":64}");
     expect_load_error(dir, "not divisible by n_heads");
+
+    new_dir(dir, sizeof dir, "missing_heads");  // was: "dim 32 is not divisible by n_heads 12" (the default)
+    write_text(dir, "config.json", "{\"model_type\":\"distilbert\",\"dim\":32,\"n_layers\":2,\"hidden_dim\":64}");
+    expect_load_error(dir, "missing required key \"n_heads\"");
+
+    new_dir(dir, sizeof dir, "foreign_keys");  // was: BERT-base (109M parameters) built from nothing it said
+    write_text(dir, "config.json", "{\"model_type\":\"bert\",\"dim\":32,\"n_layers\":2,\"n_heads\":2,\"hidden_dim\":64}");
+    expect_load_error(dir, "key \"dim\" belongs to DistilBERT's config, not to model_type \"bert\"");
+
+    new_dir(dir, sizeof dir, "foreign_keys_distil");
+    write_text(dir, "config.json", "{\"model_type\":\"distilbert\",\"intermediate_size\":64}");
+    expect_load_error(dir, "key \"intermediate_size\" belongs to BERT/RoBERTa's config");
 
     new_dir(dir, sizeof dir, "negative");
     write_text(dir, "config.json", "{\"model_type\":\"distilbert\",\"vocab_size\":-5}");

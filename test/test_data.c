@@ -395,6 +395,9 @@ START_TEST(test_hostile_inputs) {
     expect_error_text("emptytext.csv", "text,label\n\"\",1\n", "emptytext.csv:2: empty text");
     expect_error_text("emptylabel.tsv", "abc\t \n", "emptylabel.tsv:1: empty label");
     expect_error_text("after.csv", "text,label\n\"x\"y,1\n", "after.csv:2: unexpected character after closing quote");
+    // a quoted field over three lines, then junk: the line where the field starts (was: where it ends)
+    expect_error_text("after_multi.csv", "text,label\nok,1\n\"one\ntwo\nthree\"y,1\n",
+                      "after_multi.csv:3: unexpected character after closing quote");
     expect_error_text("bare.csv", "text,label\nab\"c,1\n", "bare.csv:2: '\"' inside an unquoted field");
     expect_error_text("cr.csv", "text,label\ra,1\r", "cr.csv:1: bare CR");
     expect_error_text("cr.tsv", "a\t1\rb\t0\r", "cr.tsv:1: bare CR");

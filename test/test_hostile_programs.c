@@ -4,7 +4,9 @@
 // weights with NaN / a truncated model.safetensors, and the disk filling up while the checkpoint is
 // written (RLIMIT_FSIZE through the shell's ulimit, SIGXFSZ ignored). Each must exit 1 with one error
 // line naming the file and the problem, and leave no checkpoint or temporary file behind. A batch
-// larger than the data is not an error: it trains with one short batch.
+// larger than the data is not an error: it trains with one short batch. Issue 15's data and config
+// sanity rows: stray integer and word labels, too many labels, a config with another family's keys or
+// a missing shape key, an all-[UNK] tokenizer, --max-length 2, --max-steps 0, --threads above the cores.
 //
 // The programs come from $ENC_BIN_DIR (default "."; `make test-asan` points it at the sanitized build).
 // Run from the repo root; a tiny random-init DistilBERT (test/fixtures/distilbert-micro.json) on 24 rows.
@@ -113,6 +115,81 @@ START_TEST(test_one_class_dataset) {
     int st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/one.tsv --max-length 16 "
                  "--output-dir %s/out", tmp_root, tmp_root);
     expect_error(st, "one-class dataset", "one.tsv", "at least 2 classes");
+}
+END_TEST
+
+// Labels taken too literally (issue 15): a stray integer label made a 501-class model, a stray word a
+// one-row class, too many labels was blamed on the config. Each is an error naming the data and rows.
+START_TEST(test_label_sanity) {
+    char rows[4096] = "";
+    for (int i = 0; i < 20; i++) {
+        size_t at = strlen(rows);
+        snprintf(rows + at, sizeof rows - at, "review number %d\t%d\n", i, i % 2);
+    }
+    char text[4200];
+    snprintf(text, sizeof text, "%sa stray row\t500\n", rows);
+    put("stray.tsv", text);
+    int st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/stray.tsv --max-length 16 "
+                 "--output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "stray integer label", "stray.tsv: integer labels are class ids 0..500", "line 21");
+    st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/stray.tsv --num-labels 2 --max-length 16 "
+             "--output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "stray label with --num-labels", "stray.tsv:21", "500");
+    snprintf(text, sizeof text, "text\tlabel\n%s", rows);
+    for (char *p = text; (p = strstr(p, "\t0\n")); p += 3) memcpy(p, "\tn\n", 3);
+    for (char *p = text; (p = strstr(p, "\t1\n")); p += 3) memcpy(p, "\tp\n", 3);
+    strcat(text, "one more\tpositve\n");
+    put("word.tsv", text);
+    st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/word.tsv --max-length 16 "
+             "--output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "one-row word label", "word.tsv: class 'positve' has only 1 row (line 22)", "--min-class-rows");
+    // 1100 classes of one row each: the data is named, not the config
+    char *many = malloc(40000);
+    ck_assert_ptr_nonnull(many);
+    strcpy(many, "text\tlabel\n");
+    for (int i = 0; i < 1100; i++) snprintf(many + strlen(many), 40000 - strlen(many), "row %d\tclass%d\n", i, i);
+    put("many.tsv", many);
+    free(many);
+    st = run(NULL, "train --tokenizer " TOKENIZER " --config " CONFIG " --data %s/many.tsv --min-class-rows 1 "
+             "--max-length 16 --output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "too many labels", "many.tsv: 1100 labels", NULL);
+}
+END_TEST
+
+// Configs taken too literally: model_type bert with DistilBERT's keys built BERT-base (109M parameters);
+// a missing n_heads was reported as "not divisible by n_heads 12"
+START_TEST(test_config_key_sanity) {
+    put("mixed.json", "{\"model_type\":\"bert\",\"vocab_size\":30522,\"dim\":32,\"n_layers\":2,\"n_heads\":2,"
+        "\"hidden_dim\":37}");
+    int st = run(NULL, TRAIN " --config %s/mixed.json --max-length 16 --output-dir %s/out", tmp_root, tmp_root, tmp_root);
+    expect_error(st, "DistilBERT keys under model_type bert", "mixed.json: key \"dim\" belongs to DistilBERT", "bert");
+    put("noheads.json", "{\"model_type\":\"distilbert\",\"vocab_size\":30522,\"dim\":32,\"n_layers\":2,"
+        "\"hidden_dim\":37}");
+    st = run(NULL, TRAIN " --config %s/noheads.json --max-length 16 --output-dir %s/out", tmp_root, tmp_root, tmp_root);
+    expect_error(st, "missing n_heads", "noheads.json: missing required key \"n_heads\"", NULL);
+}
+END_TEST
+
+// A 5-token vocabulary trained on all-[UNK] input; --max-length 2 left no room for text; --max-steps 0
+// meant "no limit"; --threads above the cores passed without a word
+START_TEST(test_tokenizer_and_flag_sanity) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/tiny_vocab", tmp_root);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    put("tiny_vocab/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+    int st = run(NULL, "train --tokenizer %s/tiny_vocab --config " CONFIG " --data %s/data.tsv --max-length 16 "
+                 "--output-dir %s/out", tmp_root, tmp_root, tmp_root);
+    expect_error(st, "all-[UNK] tokenizer", "tiny_vocab", "are the unknown token");
+    st = run(NULL, TRAIN " --config " CONFIG " --max-length 2 --output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "max-length 2", "--max-length 2 leaves no room for text", "2 special tokens");
+    st = run(NULL, TRAIN " --config " CONFIG " --max-length 16 --max-steps 0 --output-dir %s/out", tmp_root, tmp_root);
+    expect_error(st, "max-steps 0", "--max-steps expects an integer in [1,", NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    st = run(NULL, "train --tokenizer " TOKENIZER " --data %s/data.tsv --n-samples 0 --epochs 1 --seed 1 --config " CONFIG
+             " --max-length 16 --threads %ld --max-steps 1 --output-dir %s/threads", tmp_root, cores + 1, tmp_root);
+    char *err = stderr_text();
+    ck_assert_msg(st == 0 && strstr(err, "warning: --threads") && strstr(err, "more than the"), "status %d: %s", st, err);
+    free(err);
 }
 END_TEST
 
@@ -232,6 +309,9 @@ int main(void) {
     tcase_add_test(tc, test_max_length_zero_and_too_long);
     tcase_add_test(tc, test_unwritable_output_dir);
     tcase_add_test(tc, test_one_class_dataset);
+    tcase_add_test(tc, test_label_sanity);
+    tcase_add_test(tc, test_config_key_sanity);
+    tcase_add_test(tc, test_tokenizer_and_flag_sanity);
     tcase_add_test(tc, test_bad_configs);
     tcase_add_test(tc, test_bad_weights);
     tcase_add_test(tc, test_disk_full_during_checkpoint);

@@ -341,10 +341,10 @@ START_TEST(test_compare_report) {
     free(md);
     cJSON_Delete(rows);
     cJSON_Delete(m);
-    // a folder that is not a training output is an error naming the file
+    // a folder that is not a training output is an error naming the folder and the missing run.json
     ck_assert_int_eq(run("./compare '%s/no_such_run'", tmp_root), 1);
     char *err = slurp("%s/stderr.txt", tmp_root);
-    ck_assert_ptr_nonnull(strstr(err, "no_such_run/best/config.json"));
+    ck_assert_ptr_nonnull(strstr(err, "no_such_run: no run.json"));
     free(err);
 }
 END_TEST
@@ -427,7 +427,7 @@ static const BadInput bad_inputs[] = {
     {"missing tokenizer", NULL, NULL,
      "./train --config " CONFIG " --tokenizer %s/notok --data " DATA " --output-dir %s/out", {"notok", ""}},
     {"missing split", NULL, NULL, "./train " TRAIN_FLAGS " --split %s/nosplit.json --output-dir %s/out", {"nosplit.json", ""}},
-    {"split of other data", "other.tsv", "nice\t1\nbad\t0\n",
+    {"split of other data", "other.tsv", "nice\t1\nbad\t0\nfine\t1\nawful\t0\n",
      "./train " TRAIN_FLAGS " --data %s/other.tsv --split %s/../RUN/split.json --output-dir %s/out", {"split.json", "different data"}},
     {"tokenizer does not fit the model", NULL, NULL,
      "./train --config " CONFIG " --tokenizer ../shared/data/vocab/roberta-base --data " DATA " --output-dir %s/out",

@@ -150,8 +150,9 @@ static void expect_same_json(const char *a, const char *b) {
     char *x = slurp(a, NULL), *y = slurp(b, NULL);
     cJSON *jx = cJSON_Parse(x), *jy = cJSON_Parse(y);
     ck_assert_msg(jx && jy, "%s or %s does not parse", a, b);
-    const char *clock_keys[] = {"examples_per_s", "epoch_seconds", "files"};
-    for (int i = 0; i < 3; i++) drop_key(jx, clock_keys[i]), drop_key(jy, clock_keys[i]);
+    // wall-clock fields, and the run id (run.json: every run has its own)
+    const char *clock_keys[] = {"examples_per_s", "epoch_seconds", "files", "run_id"};
+    for (int i = 0; i < 4; i++) drop_key(jx, clock_keys[i]), drop_key(jy, clock_keys[i]);
     char *px = cJSON_PrintUnformatted(jx), *py = cJSON_PrintUnformatted(jy);
     ck_assert_msg(strcmp(px, py) == 0, "%s and %s differ beyond the timing fields:\n%.400s\n%.400s", a, b, px, py);
     cJSON_free(px);
