@@ -48,7 +48,7 @@ $(BUILD)/f32/kernels/%.o $(BUILD)/f64/kernels/%.o: CFLAGS += $(KERNEL_ARCH)
 # -fno-math-errno: sqrtf without the errno branch, so the AdamW loop vectorises (v >= 0 always)
 $(BUILD)/f32/model/optimizer.o $(BUILD)/f64/model/optimizer.o: CFLAGS += $(KERNEL_ARCH) -fno-math-errno
 
-PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
+PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c parity.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 

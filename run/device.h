@@ -143,6 +143,19 @@ static inline void device_download(Device *d, Model *m, int with_grads) {
 #endif
 }
 
+// The device's activations and activation gradients of the last forward and backward into the CPU model's
+// buffers (allocated for at least that batch shape), for ./parity. No-op on the CPU.
+static inline void device_download_activations(Device *d, Model *m) {
+#ifdef WITH_CUDA
+    if (d->ready) model_cuda_download_activations(&d->g, &m->acts, &m->grads_acts);
+#else
+    (void)d, (void)m;
+#endif
+}
+// 1 when the model's last block is computed past its attention for token 0 only (the CPU model,
+// model.c); the GPU model computes every token
+static inline int device_last_block_token0(const Device *d) { return !d->ready; }
+
 #ifdef WITH_CUDA
 // device_evaluate's forward on the GPU: logits read back, probabilities and per-row losses by the
 // CPU's crossentropy_forward (the same formula as the CPU evaluation)
