@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fileio.h"
 #include "model/checkpoint.h"
 #include "model/dump.h"
 #include "model/dump_compare.h"
@@ -99,11 +100,18 @@ int main(int argc, char **argv) {
         dump_read_adamw(&dump, &adamw, err, sizeof err) != 0)
         die("%s", err);
 
-    // the checkpoint, with the parameters it lacks (a base model's head) as the dump drew them
-    Model m;
-    if (checkpoint_load(&m, a.model_dir, dump_num_labels(&dump), NULL, 0, notice, sizeof notice, err, sizeof err) != 0)
+    // the dump must be for this architecture and size (checked on config.json before the weights are read);
+    // then the checkpoint, with the parameters it lacks (a base model's head) as the dump drew them
+    ModelConfig cfg;
+    char *config_path = path_join(a.model_dir, "config.json");
+    if (!config_path) die("out of memory");
+    if (config_load(&cfg, config_path, err, sizeof err) != 0 || dump_check_model(&dump, &cfg, err, sizeof err) != 0)
         die("%s", err);
-    if (dump_check_model(&dump, &m.config, err, sizeof err) != 0 || dump_apply_init(&dump, &m, err, sizeof err) != 0)
+    config_free(&cfg);
+    free(config_path);
+    Model m;
+    if (checkpoint_load(&m, a.model_dir, dump_num_labels(&dump), NULL, 0, notice, sizeof notice, err, sizeof err) != 0 ||
+        dump_apply_init(&dump, &m, err, sizeof err) != 0)
         die("%s", err);
     if (notice[0]) fprintf(stderr, "parity: %s (replaced by the dump's init.* tensors where it has them)\n", notice);
     if (model_alloc_activations(&m, in.B, in.T, err, sizeof err) != 0) die("%s: %s", a.dump_path, err);

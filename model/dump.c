@@ -127,9 +127,12 @@ int dump_check_model(const safetensors_file *f, const ModelConfig *c, char *err,
     if (type && strcmp(type, c->model_type) != 0)
         return snprintf(err, errlen, "%s: the dump was made for a %s model, the checkpoint is %s", f->path, type,
                         c->model_type), -1;
+    // num_labels only when the head comes from the checkpoint (a dump with init.* tensors brings its own)
+    int head_in_dump = 0;
+    for (int i = 0; i < f->n_tensors; i++) head_in_dump |= strncmp(f->tensors[i].name, "init.", 5) == 0;
     const char *keys[] = {"num_hidden_layers", "hidden_size", "vocab_size", "num_labels"};
     int ours[] = {c->n_layers, c->dim, c->vocab_size, c->num_labels};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < (head_in_dump ? 3 : 4); i++) {
         double v = ours[i];
         if (meta_number(f, keys[i], &v, err, errlen) != 0) return -1;
         if (v != ours[i])

@@ -84,8 +84,9 @@ void dump_inputs_free(DumpInputs *in);
 int dump_read_adamw(const safetensors_file *f, DumpAdamW *a, char *err, size_t errlen);
 // num_labels from the metadata (0 if absent)
 int dump_num_labels(const safetensors_file *f);
-// The metadata's model_type, num_hidden_layers, hidden_size, vocab_size, num_labels (those present)
-// against the model's config: "the dump was made for ..." on a mismatch.
+// The metadata's model_type, num_hidden_layers, hidden_size, vocab_size, num_labels (those present;
+// num_labels only when the dump has no init.* tensors) against a config (config.json's, before the
+// weights are loaded): "the dump was made for ..." on a mismatch.
 int dump_check_model(const safetensors_file *f, const ModelConfig *c, char *err, size_t errlen);
 // Copy every init.<name> tensor into the model's parameter (shape checked).
 int dump_apply_init(const safetensors_file *f, Model *m, char *err, size_t errlen);

@@ -14,7 +14,7 @@
 // tensor whose values are all below atol (small gradients) yet wrong.
 static const Tolerance TOLERANCES[2][3] = {
     // forward activations       activation + parameter gradients    parameters after AdamW steps
-    {{1e-5, 1e-4, 1e-5, 1},     {1e-5, 1e-4, 1e-5, 0},              {1e-6, 1e-5, 1e-5, 0}},   // fp32
+    {{1e-5, 1e-4, 1e-5, 1},     {1e-5, 1e-4, 1e-4, 0},              {1e-6, 1e-5, 1e-5, 0}},   // fp32
     // bf16 operands of the encoder linears (8 significant bits, 2^-9 ≈ 2e-3 relative per rounding),
     // fp32 accumulation: errors grow with depth; not yet measured on a GPU (doc/parity.md)
     {{1e-2, 5e-2, 2e-2, 1},     {2e-3, 1e-1, 5e-2, 0},              {1e-4, 1e-2, 1e-2, 0}},   // bf16
@@ -83,9 +83,14 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
     memset(r, 0, sizeof *r);
     r->ours = t;
     r->tol = dump_tolerance(table, t->cls);
-    int same = st->ndim == t->ndim;
-    for (int d = 0; same && d < t->ndim; d++) same = st->shape[d] == t->shape[d];
-    if (!same) {
+    // the format's shape; or, for the CPU model's token-0 slices, the same shape with that axis 1 (a dump
+    // written by ./parity --write-dump on the CPU)
+    int same = st->ndim == t->ndim, sliced = t->token0_axis >= 0 && st->ndim == t->ndim;
+    for (int d = 0; d < t->ndim && st->ndim == t->ndim; d++) {
+        same = same && st->shape[d] == t->shape[d];
+        sliced = sliced && st->shape[d] == (d == t->token0_axis ? 1 : t->shape[d]);
+    }
+    if (!same && !sliced) {
         char want[96], got[96] = "";
         dump_shape_string(t, want, sizeof want);
         size_t used = 0;
@@ -114,7 +119,7 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
     if (r->tol.scaled) {
         double max_ref = 0;
         for (size_t i = 0; i < t->numel; i++) {
-            double x = fabs(ref[ref_index(t, i)]);
+            double x = fabs(ref[sliced ? i : ref_index(t, i)]);
             if (x > max_ref) max_ref = x;
         }
         if (max_ref > 1) atol *= max_ref;
@@ -122,7 +127,7 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
     double sum_d2 = 0, sum_r2 = 0, worst_loose = 0;
     int loose_ok = 1;
     for (size_t i = 0; i < t->numel; i++) {
-        double o = t->data[i], x = ref[ref_index(t, i)], d = fabs(o - x);
+        double o = t->data[i], x = ref[sliced ? i : ref_index(t, i)], d = fabs(o - x);
         if (!(d == d)) d = INFINITY;  // NaN on either side fails
         if (noise_gradient(ref_grad, our_grad, i)) {
             r->n_loose++;
