@@ -14,10 +14,10 @@
 // tensor whose values are all below atol (small gradients) yet wrong.
 static const Tolerance TOLERANCES[2][3] = {
     // forward activations       activation + parameter gradients    parameters after AdamW steps
-    {{1e-5, 1e-4, 1e-5, 1},     {1e-5, 1e-4, 1e-4, 0},              {1e-6, 1e-5, 1e-5, 0}},   // fp32
+    {{1e-5, 1e-4, 1e-5, 1, 0},  {1e-5, 1e-4, 1e-4, 0, 0},           {1e-6, 1e-5, 1e-4, 0, 0}},   // fp32
     // bf16 operands of the encoder linears (8 significant bits, 2^-9 ≈ 2e-3 relative per rounding),
     // fp32 accumulation: errors grow with depth; not yet measured on a GPU (doc/parity.md)
-    {{1e-2, 5e-2, 2e-2, 1},     {2e-3, 1e-1, 5e-2, 0},              {1e-4, 1e-2, 1e-2, 0}},   // bf16
+    {{1e-2, 5e-2, 2e-2, 1, 0},  {2e-3, 1e-1, 5e-2, 0, 0},           {0, 0, 1e-2, 0, 1}},         // bf16
 };
 
 Tolerance dump_tolerance(ToleranceTable table, DumpClass cls) { return TOLERANCES[table][cls]; }
@@ -124,22 +124,26 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
         }
         if (max_ref > 1) atol *= max_ref;
     }
-    double sum_d2 = 0, sum_r2 = 0, worst_loose = 0;
-    int loose_ok = 1;
+    // bf16: every parameter element is held to the step bound (gradient errors of 1e-3 flip the sign of
+    // many small gradients, and AdamW moves each element by about ±lr whatever its gradient's size)
+    int all_loose = r->tol.step_bound_all && t->cls == DUMP_ADAMW && step_bound > 0;
+    double sum_d2 = 0, sum_r2 = 0;
+    size_t n_l2 = 0;
     for (size_t i = 0; i < t->numel; i++) {
         double o = t->data[i], x = ref[sliced ? i : ref_index(t, i)], d = fabs(o - x);
         if (!(d == d)) d = INFINITY;  // NaN on either side fails
-        if (noise_gradient(ref_grad, our_grad, i)) {
-            r->n_loose++;
-            if (!(d <= step_bound)) loose_ok = 0;
-            if (d > worst_loose) worst_loose = d;
-            continue;
+        int loose = all_loose || noise_gradient(ref_grad, our_grad, i);
+        r->n_loose += loose;
+        if (loose && !all_loose) {
+            // a noise-level gradient: only the step bound, and left out of the other measures
+        } else {
+            n_l2++;
+            sum_d2 += d * d;
+            sum_r2 += x * x;
+            if (d > r->max_abs) r->max_abs = d;
+            if (fabs(x) > r->tol.atol && d / fabs(x) > r->max_rel) r->max_rel = d / fabs(x);
         }
-        sum_d2 += d * d;
-        sum_r2 += x * x;
-        if (d > r->max_abs) r->max_abs = d;
-        if (fabs(x) > r->tol.atol && d / fabs(x) > r->max_rel) r->max_rel = d / fabs(x);
-        double ratio = d / (atol + r->tol.rtol * fabs(x));
+        double ratio = loose ? d / step_bound : d / (atol + r->tol.rtol * fabs(x));
         if (!(ratio <= r->worst)) {
             r->worst = ratio;
             r->worst_index = i;
@@ -147,10 +151,8 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
             r->worst_ref = (float)x;
         }
     }
-    size_t n_strict = t->numel - r->n_loose;
-    r->rel_l2 = sqrt(sum_d2) / (sqrt(sum_r2) + r->tol.atol * sqrt((double)n_strict));
-    if (n_strict == 0) r->rel_l2 = 0;
-    r->ok = r->worst <= 1.0 && r->rel_l2 <= r->tol.l2 && loose_ok;
+    r->rel_l2 = n_l2 ? sqrt(sum_d2) / (sqrt(sum_r2) + r->tol.atol * sqrt((double)n_l2)) : 0;
+    r->ok = r->worst <= 1.0 && r->rel_l2 <= r->tol.l2;
     free(ref);
     free(ref_grad);
     return 0;
@@ -194,7 +196,7 @@ void dump_print_report(FILE *out, const CompareResult *r, int n, ToleranceTable 
                  r[i].tol.l2);
         fprintf(out, "%-52s %-22s %10.2e %10.2e %10.2e  %-26s %s", r[i].ours->name, shape, r[i].max_abs, r[i].max_rel,
                 r[i].rel_l2, tol, r[i].ok ? "ok" : "FAIL");
-        if (r[i].n_loose) fprintf(out, "  (%zu noise-gradient elements within the step bound)", r[i].n_loose);
+        if (r[i].n_loose) fprintf(out, "  (%zu elements held to the AdamW step bound 2·steps·lr)", r[i].n_loose);
         fputc('\n', out);
     }
     int f = dump_first_failure(r, n);
