@@ -70,7 +70,9 @@ static float *read_ref(const safetensors_file *dump, const st_tensor *st, char *
     return ref;
 }
 
-// 1 when element k of parameter tensor `ours` (adamw.<name>) has a noise-level gradient in both runs
+// 1 when element k of parameter tensor `ours` (adamw.<name>) has a noise-level gradient in both runs (the
+// rule test_parity has always used; a rule that also asked the two gradients to disagree, tried on MiniLM,
+// moved fixture elements to within 0.9 of the tolerance: doc/parity.md)
 static int noise_gradient(const float *ref_grad, const float *our_grad, size_t k) {
     const double NOISE_GRAD = 1e-6;
     if (!ref_grad || !our_grad) return 0;
@@ -232,6 +234,7 @@ int dump_print_json(FILE *out, const CompareResult *r, int n, ToleranceTable tab
         cJSON_AddNumberToObject(o, "max_abs", r[i].max_abs);
         cJSON_AddNumberToObject(o, "max_rel", r[i].max_rel);
         cJSON_AddNumberToObject(o, "rel_l2", r[i].rel_l2);
+        cJSON_AddNumberToObject(o, "worst_vs_tolerance", r[i].worst);
         cJSON_AddNumberToObject(o, "atol", r[i].tol.atol);
         cJSON_AddNumberToObject(o, "rtol", r[i].tol.rtol);
         cJSON_AddNumberToObject(o, "l2_tol", r[i].tol.l2);
