@@ -53,7 +53,7 @@ TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
 .PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan cuda-programs \
-        emu-objs train-emu infer-emu parity-emu test-train-emu
+        emu-objs train-emu infer-emu parity-emu test-train-emu test-parity-emu
 all: $(PROGRAMS)
 	@command -v $(NVCC) >/dev/null 2>&1 || echo "nvcc not found: built the CPU programs only (make cuda builds the GPU path where nvcc is)"
 
@@ -124,6 +124,13 @@ train-emu infer-emu parity-emu: %-emu: %.c $(LIB) emu-objs
 # the training pipeline through the emulator: ./train-emu --device cuda vs --device cpu, reloaded on the CPU
 test-train-emu: train-emu infer-emu
 	test/cuda_emu/run_train_emu.sh
+# the GPU model against transformers tensor by tensor: ./parity-emu --device cuda on every fixture dump, in fp32
+# and bf16 (doc/parity.md's tables); a few seconds
+test-parity-emu: parity-emu
+	@for d in test/fixtures/*-tiny*/dump*.safetensors; do for p in fp32 bf16; do \
+	  OMP_NUM_THREADS=1 ./parity-emu --device cuda --precision $$p --model $$(dirname $$d) --dump $$d \
+	    >$(BUILD)/parity-emu.log 2>&1 || { tail -5 $(BUILD)/parity-emu.log; echo "parity-emu FAILED: $$d $$p"; exit 1; }; \
+	  echo "parity-emu $$d $$p: $$(tail -1 $(BUILD)/parity-emu.log)"; done; done
 
 # ---------------------------------------------------------------------------------------------------
 # Sanitizers: `make test-asan` builds the library, every suite and the programs with AddressSanitizer
@@ -211,10 +218,11 @@ clean:
 # The CUDA labs run on the CPU through our emulator (test/cuda_emu, doc/cuda.md "The emulator"): its
 # self-tests, the negative controls it must catch, then every lab version's validation at small sizes.
 # Needs clang (as the fuzzers); no GPU, no CUDA toolkit.
-# Then the training pipeline on the emulated GPU (test-train-emu).
+# Then the training pipeline on the emulated GPU (test-train-emu) and ./parity on it (test-parity-emu).
 test-cuda-emu:
 	$(MAKE) -C test/cuda_emu test
 	$(MAKE) test-train-emu
+	$(MAKE) test-parity-emu
 # the same under AddressSanitizer + UndefinedBehaviorSanitizer, each launch under one schedule (the
 # plain run compares three; memory errors need only one, and it is 3x faster)
 test-cuda-emu-asan:

@@ -36,7 +36,7 @@ typedef struct {
 #ifdef WITH_CUDA
 #define DEVICE_BUILD_NOTE ""
 #else
-#define DEVICE_BUILD_NOTE " (this is the CPU build; `make cuda` builds the GPU one, `make train-emu infer-emu` the emulated one)"
+#define DEVICE_BUILD_NOTE " (this is the CPU build; `make cuda` builds the GPU one, `make train-emu infer-emu parity-emu` the emulated ones)"
 #endif
 
 // --device VALUE and --precision VALUE. 0, or -1 with one line in err.

@@ -300,6 +300,10 @@ START_TEST(test_program) {
                                         "test/fixtures/bert-tiny/dump.safetensors", out), 1);
     ck_assert(file_contains(err_path, "parity: error: test/fixtures/bert-tiny/dump.safetensors: the dump was made for "
                                       "a bert model, the checkpoint is distilbert\n"));
+    // the CPU build (what `make test` links) refuses --device cuda with one line
+    ck_assert_int_eq(run_parity_program("--device cuda --model test/fixtures/bert-tiny --dump "
+                                        "test/fixtures/bert-tiny/dump.safetensors", out), 1);
+    ck_assert(file_contains(err_path, "parity: error: --device cuda needs a CUDA build"));
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(args), 0);
 }
