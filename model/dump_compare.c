@@ -16,10 +16,11 @@
 // whose few strict elements moved 3e-8 on 3e-4 reached 1.0e-4 on the emulated GPU).
 static const Tolerance TOLERANCES[2][3] = {
     // forward activations       activation + parameter gradients    parameters after AdamW steps
-    {{1e-5, 1e-4, 1e-5, 1, 0},  {1e-5, 1e-4, 1e-4, 0, 0},           {1e-6, 1e-5, 1e-3, 0, 0}},   // fp32
+    {{1e-5, 1e-4, 1e-5, 1, 0, 0}, {1e-5, 1e-4, 1e-4, 0, 0, 0},      {1e-6, 1e-5, 1e-3, 0, 0, 2.0}},    // fp32
     // bf16 operands of the encoder linears (8 significant bits, 2^-9 ≈ 2e-3 relative per rounding),
     // fp32 accumulation: errors grow with depth; not yet measured on a GPU (doc/parity.md)
-    {{1e-2, 5e-2, 2e-2, 1, 0},  {2e-3, 1e-1, 5e-2, 0, 0},           {0, 0, 1e-2, 0, 1}},         // bf16
+    // (bf16 on MiniLM reached 0.99 of 2·steps·lr in AdamW: 2.05 leaves room for the excess above and decay)
+    {{1e-2, 5e-2, 2e-2, 1, 0, 0}, {2e-3, 1e-1, 5e-2, 0, 0, 0},      {0, 0, 1e-2, 0, 1, 2.05}},         // bf16
 };
 
 Tolerance dump_tolerance(ToleranceTable table, DumpClass cls) { return TOLERANCES[table][cls]; }
@@ -118,7 +119,10 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
             our_grad = ours_g->data;
         }
     }
-    double step_bound = adamw ? 2.0 * adamw->steps * adamw->lr : 0;
+    // each AdamW step moves an element by lr·m̂/(√v̂ + eps) + lr·wd·p: two runs whose gradients point opposite
+    // ways differ by up to about 2·lr per step (the table's step_factor; |m̂|/√v̂ can exceed 1 slightly when
+    // the gradient changes between steps, ≤ 1.0014 after two steps with the default betas)
+    double step_bound = adamw ? r->tol.step_factor * adamw->steps * adamw->lr : 0;
     double atol = r->tol.atol;
     if (r->tol.scaled) {
         double max_ref = 0;
@@ -200,7 +204,8 @@ void dump_print_report(FILE *out, const CompareResult *r, int n, ToleranceTable 
                  r[i].tol.l2);
         fprintf(out, "%-52s %-22s %10.2e %10.2e %10.2e  %-26s %s", r[i].ours->name, shape, r[i].max_abs, r[i].max_rel,
                 r[i].rel_l2, tol, r[i].ok ? "ok" : "FAIL");
-        if (r[i].n_loose) fprintf(out, "  (%zu elements held to the AdamW step bound 2·steps·lr)", r[i].n_loose);
+        if (r[i].n_loose)
+            fprintf(out, "  (%zu elements held to the AdamW step bound %.2f·steps·lr)", r[i].n_loose, r[i].tol.step_factor);
         fputc('\n', out);
     }
     int f = dump_first_failure(r, n);

@@ -13,7 +13,7 @@
 // adamw.<param>: an element whose gradient is at noise level in both dumps (|g| < 1e-6, not 0 in both)
 // moves by up to ±lr per step in a direction set by rounding (AdamW divides by √v + eps), in PyTorch as in
 // any other implementation: such elements are held to |d| <= 2·steps·lr instead (counted as "loose") and
-// left out of the other measures. In the bf16 table every element is held to that bound (and counted in
+// left out of the other measures. In the bf16 table every element is held to 2.05·steps·lr (and counted in
 // the L2 error).
 #ifndef DUMP_COMPARE_H
 #define DUMP_COMPARE_H
@@ -28,7 +28,8 @@ typedef enum { PRECISION_TABLE_FP32 = 0, PRECISION_TABLE_BF16 = 1 } ToleranceTab
 typedef struct {
     double atol, rtol, l2;
     int scaled;          // 1: atol is relative to the tensor's largest |ref| (never below atol itself)
-    int step_bound_all;  // adamw.*: every element held to the step bound 2·steps·lr (not only noise-level ones)
+    int step_bound_all;  // adamw.*: every element held to the step bound (not only noise-level ones)
+    double step_factor;  // adamw.*: the step bound is step_factor·steps·lr (fp32 2, bf16 2.05)
 } Tolerance;
 
 // the tolerance of a tensor class at a precision (fp32: the CPU and the GPU fp32 path; bf16: the GPU

@@ -11,7 +11,7 @@
 // all computed by PyTorch. We load the checkpoint with our own loader and require every tensor of ours to
 // be in the dump and within the fp32 tolerances of doc/parity.md: forward |d| <= 1e-5·max(1, max|ref|)
 // + 1e-4|ref|, gradients |d| <= 1e-5 + 1e-4|ref|, parameters after steps |d| <= 1e-6 + 1e-5|ref| (noise-level
-// gradients: the AdamW step bound), each also with relative L2 error <= 1e-5.
+// gradients: the AdamW step bound 2·steps·lr), each also with a relative L2 bound (1e-5, 1e-4, 1e-3).
 // Negative controls: one FFN weight of layer 0 moved by 1e-3 must fail first at layer.0.ffn_preact; a dump
 // for another architecture, a tensor of the wrong shape and an unknown tensor are one-line errors. ./parity
 // itself: exit 0 on a fixture, 1 with one error line on a mismatched model, and its --write-dump read back.
