@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
     }
 
     ToleranceTable table = dev.bf16 ? PRECISION_TABLE_BF16 : PRECISION_TABLE_FP32;
-    CompareResult *results;
-    int n_results;
+    CompareResult *results = NULL;
+    int n_results = 0;
     if (dump_check_names(&dump, &ours, err, sizeof err) != 0 ||
         dump_compare(&dump, &ours, table, &adamw, &results, &n_results, err, sizeof err) != 0)
         die("%s", err);
