@@ -2,7 +2,7 @@
 #   make            build the programs
 #   make test       build and run every test suite (test/test_*.c and test/gradcheck_*.c)
 #   make tokenize   the tokenizer command-line tool
-#   make cuda       CUDA labs, the GPU model (build/cuda/) and ./train ./infer with --device cuda (nvcc; no GPU needed)
+#   make cuda       CUDA labs, the GPU model (build/cuda/) and ./train ./infer ./parity with --device cuda (nvcc; no GPU needed)
 # Sources are picked up by directory, so a new file in kernels/, model/, tokenizer/, data/ or run/ needs no edit here.
 
 CC      ?= gcc
@@ -48,12 +48,12 @@ $(BUILD)/f32/kernels/%.o $(BUILD)/f64/kernels/%.o: CFLAGS += $(KERNEL_ARCH)
 # -fno-math-errno: sqrtf without the errno branch, so the AdamW loop vectorises (v >= 0 always)
 $(BUILD)/f32/model/optimizer.o $(BUILD)/f64/model/optimizer.o: CFLAGS += $(KERNEL_ARCH) -fno-math-errno
 
-PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c))
+PROGRAMS := $(patsubst %.c,%,$(wildcard train.c infer.c compare.c tokenize.c parity.c))
 TESTS    := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 GRADCHECKS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/gradcheck_*.c))
 
 .PHONY: all test clean cuda test-asan asan-binaries fuzz fuzz-smoke test-cuda-emu test-cuda-emu-asan cuda-programs \
-        emu-objs train-emu infer-emu test-train-emu
+        emu-objs train-emu infer-emu parity-emu test-train-emu test-parity-emu
 all: $(PROGRAMS)
 	@command -v $(NVCC) >/dev/null 2>&1 || echo "nvcc not found: built the CPU programs only (make cuda builds the GPU path where nvcc is)"
 
@@ -93,10 +93,10 @@ test: $(TESTS) $(GRADCHECKS) $(PROGRAMS)
 
 # CUDA kernel labs (dev/cuda/*.cu) and the GPU model (model/model_cuda.cu and its kernels, kernels/cuda/*.cu:
 # build/cuda/libmodel_cuda.a), both built by dev/cuda/Makefile into build/cuda/ with the labs' flags,
-# then ./train and ./infer with the GPU path (-DWITH_CUDA, run/device.h:
+# then ./train, ./infer and ./parity with the GPU path (-DWITH_CUDA, run/device.h:
 # --device, --precision): only with nvcc; compiling and linking needs no GPU. The CUDA runtime is linked
 # statically, so the programs start where no toolkit is installed and fall back to the CPU without a GPU.
-# These ./train and ./infer replace the CPU ones until the next `make` (CPU_STAMP below). The CPU build never
+# These programs replace the CPU ones until the next `make` (CPU_STAMP below). The CPU build never
 # needs nvcc.
 NVCC ?= nvcc
 CUDA_HOME ?= /usr/local/cuda
@@ -105,10 +105,10 @@ cuda:
 	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) -C dev/cuda NVCC=$(NVCC) && $(MAKE) cuda-programs; \
 	else echo "nvcc not found: skipping the CUDA build"; fi
 cuda-programs: $(LIB)
-	for p in train infer; do $(CC) $(CFLAGS) -DWITH_CUDA $(LDFLAGS) $$p.c $(CUDA_LIBS) $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $$p || exit 1; done
+	for p in train infer parity; do $(CC) $(CFLAGS) -DWITH_CUDA $(LDFLAGS) $$p.c $(CUDA_LIBS) $(LIB) $(CJSON_LIBS) $(LDLIBS) -o $$p || exit 1; done
 	rm -f $(CPU_STAMP)
 
-# ./train-emu and ./infer-emu: train.c / infer.c with the GPU path, the GPU model running on our CUDA
+# ./train-emu, ./infer-emu and ./parity-emu: train.c / infer.c / parity.c with the GPU path, the GPU model running on our CUDA
 # emulator (test/cuda_emu, clang++; no GPU, no toolkit). A C++ link of the program, the emulator's
 # runtime (runtime.o first among its objects: the dynamic shared window must start the shared section),
 # its PTX, the GPU model built for it, and the CPU library (gcc -fopenmp: libgomp).
@@ -118,12 +118,19 @@ EMU_OBJS := $(EMU_OUT)/emu/runtime.o $(EMU_OUT)/emu/ptx.o \
 EMU_LINK ?= clang++
 emu-objs:
 	$(MAKE) -C test/cuda_emu model-objs
-train-emu infer-emu: %-emu: %.c $(LIB) emu-objs
+train-emu infer-emu parity-emu: %-emu: %.c $(LIB) emu-objs
 	$(CC) $(CFLAGS) -DWITH_CUDA -c $< -o $(BUILD)/$*-emu.o
 	$(EMU_LINK) -rdynamic $(EMU_OBJS) $(BUILD)/$*-emu.o $(LIB) $(CJSON_LIBS) -lgomp -ldl -lm -o $@
 # the training pipeline through the emulator: ./train-emu --device cuda vs --device cpu, reloaded on the CPU
 test-train-emu: train-emu infer-emu
 	test/cuda_emu/run_train_emu.sh
+# the GPU model against transformers tensor by tensor: ./parity-emu --device cuda on every fixture dump, in fp32
+# and bf16 (doc/parity.md's tables); a few seconds
+test-parity-emu: parity-emu
+	@for d in test/fixtures/*-tiny*/dump*.safetensors; do for p in fp32 bf16; do \
+	  OMP_NUM_THREADS=1 ./parity-emu --device cuda --precision $$p --model $$(dirname $$d) --dump $$d \
+	    >$(BUILD)/parity-emu.log 2>&1 || { tail -5 $(BUILD)/parity-emu.log; echo "parity-emu FAILED: $$d $$p"; exit 1; }; \
+	  echo "parity-emu $$d $$p: $$(tail -1 $(BUILD)/parity-emu.log)"; done; done
 
 # ---------------------------------------------------------------------------------------------------
 # Sanitizers: `make test-asan` builds the library, every suite and the programs with AddressSanitizer
@@ -204,17 +211,18 @@ fuzz-smoke: fuzz
 	if [ $$fail -ne 0 ]; then echo "FUZZ SMOKE FOUND A CRASH (see $(FUZZ_BUILD)/artifacts)"; exit 1; fi; echo "fuzz smoke: no findings"
 
 clean:
-	rm -rf $(BUILD) $(PROGRAMS) train-emu infer-emu
+	rm -rf $(BUILD) $(PROGRAMS) train-emu infer-emu parity-emu
 
 -include $(LIB_OBJ:.o=.d) $(LIB_OBJ_F64:.o=.d) $(wildcard $(FUZZ_BUILD)/obj/*/*.d)
 
 # The CUDA labs run on the CPU through our emulator (test/cuda_emu, doc/cuda.md "The emulator"): its
 # self-tests, the negative controls it must catch, then every lab version's validation at small sizes.
 # Needs clang (as the fuzzers); no GPU, no CUDA toolkit.
-# Then the training pipeline on the emulated GPU (test-train-emu).
+# Then the training pipeline on the emulated GPU (test-train-emu) and ./parity on it (test-parity-emu).
 test-cuda-emu:
 	$(MAKE) -C test/cuda_emu test
 	$(MAKE) test-train-emu
+	$(MAKE) test-parity-emu
 # the same under AddressSanitizer + UndefinedBehaviorSanitizer, each launch under one schedule (the
 # plain run compares three; memory errors need only one, and it is 3x faster)
 test-cuda-emu-asan:

@@ -1,41 +1,42 @@
 #!/usr/bin/env python3
 """Make the parity fixtures (DistilBERT, BERT, RoBERTa) from Hugging Face transformers (dev-only).
 
-The C test test/test_parity.c loads the checkpoints written here with our own loader and compares
-logits, loss, every parameter gradient and the parameters after AdamW steps against these dumps,
-which are computed by PyTorch + transformers, never by our code.
+The C test test/test_parity.c loads the checkpoints written here with our own loader and compares, through
+the code of ./parity (model/dump.c, model/dump_compare.c), every activation, every gradient and the
+parameters after AdamW steps against these dumps, which are computed by PyTorch + transformers
+(dev/dump_torch.py), never by our code.
 
 Setup (once, outside the work tree):
-    python3 -m venv ~/venv && ~/venv/bin/pip install torch==2.15.0 transformers==5.24.0 safetensors==0.8.0 numpy
+    python3 -m venv ~/venv && ~/venv/bin/pip install torch==2.15.0 transformers==5.25.0 safetensors==0.8.0 numpy
 Regenerate (from the repo root):
     ~/venv/bin/python dev/make_parity_fixtures.py
-Versions used for the committed fixtures: torch 2.15.0, transformers 5.24.0, safetensors 0.8.0.
+Versions used for the committed fixtures: torch 2.15.0, transformers 5.25.0, safetensors 0.8.0.
 
 What it writes, for small random models: test/fixtures/distilbert-tiny (DistilBertForSequenceClassification,
 float32 weights), test/fixtures/distilbert-tiny-fp16 (the same weights stored as float16, which the
 reference loads upcast to float32), test/fixtures/bert-tiny (BertForSequenceClassification, 3 labels,
 head size 8) and test/fixtures/roberta-tiny (RobertaForSequenceClassification, padding_idx 1):
   <dir>/config.json, <dir>/model.safetensors     via save_pretrained
-  <dir>/dump.safetensors:
-    input_ids, attention_mask (I64 [3, T]), labels (I64 [3])    3 sequences of lengths 12, 7, 4
-    logits [3, 2], loss []                                      eval mode (no dropout), eager attention
-    grad.<name>                                                 every parameter gradient
-    step1.<name>                                                parameters after one AdamW step
-                                                                (lr 1e-3, weight decay 0.01, no clipping)
-    clip_norm [2]                                               total gradient norms before clipping
-    clip2.<name>                                                parameters after two steps of
-                                                                forward/backward, clip_grad_norm_(0.05),
-                                                                AdamW (lr 1e-3, wd 0.01): the norms
-                                                                are far above 0.05, so both clip
+  <dir>/dump.safetensors        a parity dump (doc/parity.md) written by dev/dump_torch.py's dump_model:
+                                input_ids, attention_mask (I64 [3, T]), labels (I64 [3]), 3 sequences
+                                of lengths 12, 7, 4; every activation of the format and its gradient,
+                                every parameter gradient (eval mode, eager attention); adamw.<name>:
+                                the parameters after one AdamW step (lr 1e-3, weight decay 0.01, no
+                                clipping), adamw.grad_norm
+  <dir>/dump-clip2.safetensors  the batch, the parameter gradients and adamw.<name> after two steps of
+                                forward/backward, clip_grad_norm_(0.05), AdamW (lr 1e-3, wd 0.01): the
+                                norms (adamw.grad_norm) are far above 0.05, so both clip
 """
-import copy
 import os
 import sys
 
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
 from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
                           DistilBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dump_torch  # noqa: E402  (dev/dump_torch.py: the one writer of the dump format)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "test", "fixtures")
@@ -96,45 +97,16 @@ def make_batch(vocab, pad, num_labels):
     return ids, mask, labels
 
 
-def forward_backward(model, ids, mask, labels):
-    model.zero_grad(set_to_none=False)
-    out = model(input_ids=ids, attention_mask=mask, labels=labels)
-    out.loss.backward()
-    return out
-
-
 def dump(model_dir, model, ids, mask, labels):
-    model.eval()  # dropout off; autograd still on
-    tensors = {"input_ids": ids, "attention_mask": mask, "labels": labels}
-    out = forward_backward(model, ids, mask, labels)
-    tensors["logits"] = out.logits.detach().clone()
-    tensors["loss"] = out.loss.detach().clone()
-    for name, p in model.named_parameters():
-        tensors["grad." + name] = p.grad.detach().clone()
-
-    # one AdamW step, no clipping
-    m1 = copy.deepcopy(model)
-    opt = torch.optim.AdamW(m1.parameters(), lr=LR, weight_decay=WD)
-    forward_backward(m1, ids, mask, labels)
-    opt.step()
-    for name, p in m1.named_parameters():
-        tensors["step1." + name] = p.detach().clone()
-
-    # two steps with clipping
-    m2 = copy.deepcopy(model)
-    opt = torch.optim.AdamW(m2.parameters(), lr=LR, weight_decay=WD)
-    norms = []
-    for _ in range(2):
-        forward_backward(m2, ids, mask, labels)
-        norms.append(float(torch.nn.utils.clip_grad_norm_(m2.parameters(), MAX_NORM)))
-        opt.step()
+    """The two dumps of a fixture, both through dev/dump_torch.py's dump_model (the format of ./parity)."""
+    out = dump_torch.dump_model(os.path.join(model_dir, "dump.safetensors"), model, ids, mask, labels,
+                                source=os.path.basename(model_dir), steps=1, lr=LR, weight_decay=WD)
+    dump_torch.dump_model(os.path.join(model_dir, "dump-clip2.safetensors"), model, ids, mask, labels,
+                          source=os.path.basename(model_dir), steps=2, lr=LR, weight_decay=WD, max_grad_norm=MAX_NORM,
+                          activations=False)
+    with safe_open(os.path.join(model_dir, "dump-clip2.safetensors"), "pt") as f:
+        norms = f.get_tensor("adamw.grad_norm").tolist()
     assert min(norms) > 2 * MAX_NORM, f"gradient norms {norms} do not clip at {MAX_NORM}"
-    tensors["clip_norm"] = torch.tensor(norms, dtype=torch.float32)
-    for name, p in m2.named_parameters():
-        tensors["clip2." + name] = p.detach().clone()
-
-    tensors = {k: v.contiguous() for k, v in tensors.items()}
-    save_file(tensors, os.path.join(model_dir, "dump.safetensors"), metadata={"format": "pt"})
     print(f"{model_dir}: loss {out.loss.item():.6f}, clip norms {norms}")
 
 

@@ -246,6 +246,18 @@ extern "C" void model_cuda_download_grads(const ModelCuda *g, float *host) {
     cudaCheck(cudaMemcpy(host, g->grads_memory, g->num_parameters * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
+extern "C" void model_cuda_download_activations(const ModelCuda *g, ActivationTensors *acts, ActivationTensors *grads) {
+    size_t sizes[NUM_ACTIVATION_TENSORS];
+    model_activation_sizes(&g->config, g->B, g->T, sizes);
+    const real *const *da = reinterpret_cast<const real *const *>(&g->acts);
+    const real *const *dg = reinterpret_cast<const real *const *>(&g->grads_acts);
+    real **ha = reinterpret_cast<real **>(acts), **hg = reinterpret_cast<real **>(grads);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) {
+        cudaCheck(cudaMemcpy(ha[i], da[i], sizes[i] * sizeof(float), cudaMemcpyDeviceToHost));
+        if (i != ACT_INDEX_ATT) cudaCheck(cudaMemcpy(hg[i], dg[i], sizes[i] * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+}
+
 // ------------------------------------------------------------------------------------- forward
 
 // the seed of a dropout site (model/model.h) in this forward

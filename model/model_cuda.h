@@ -107,6 +107,10 @@ void model_cuda_upload_params(ModelCuda *g, const Model *cpu);
 void model_cuda_download_params(const ModelCuda *g, Model *cpu);
 // gradients (num_parameters floats) into host memory
 void model_cuda_download_grads(const ModelCuda *g, float *host);
+// the activations and activation gradients of the last forward/backward (B x T) into host buffers laid out
+// as the CPU model's (model_alloc_activations for at least B x T); the attention-probability gradient slot
+// (the attention backward's scratch) is left out
+void model_cuda_download_activations(const ModelCuda *g, ActivationTensors *acts, ActivationTensors *grads);
 
 // Same contract as model_forward (host arrays ids, key_mask (B,T), labels (B) or NULL).
 int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_mask, const int *labels, int B, int T,

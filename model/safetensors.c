@@ -661,7 +661,7 @@ static void sb_json_str(strbuf *b, const char *s) {
 typedef struct { const st_write_tensor *t; int rank; size_t nbytes; } wt_order;
 
 // reference order: dtype descending in the reference enum (F32 > BF16 > F16), then name bytewise
-static int write_rank(st_dtype d) { return d == ST_F32 ? 3 : d == ST_BF16 ? 2 : 1; }
+static int write_rank(st_dtype d) { return d == ST_I64 ? 4 : d == ST_F32 ? 3 : d == ST_BF16 ? 2 : 1; }
 static int cmp_write_order(const void *a, const void *b) {
     const wt_order *x = a, *y = b;
     if (x->rank != y->rank) return y->rank - x->rank;
@@ -686,8 +686,8 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
         const char *qn = quote(q, t->name);
         if (!utf8_valid(t->name)) { fail(err, errlen, "%s: tensor '%s': name is not valid UTF-8", path, qn); goto done; }
         if (strcmp(t->name, "__metadata__") == 0) { fail(err, errlen, "%s: tensor name '__metadata__' is reserved", path); goto done; }
-        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
-            fail(err, errlen, "%s: tensor '%s': can only write F32, F16 or BF16, not %s", path, qn, st_dtype_name(t->dtype));
+        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_I64) {
+            fail(err, errlen, "%s: tensor '%s': can only write F32, F16, BF16 or I64, not %s", path, qn, st_dtype_name(t->dtype));
             goto done;
         }
         if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) { fail(err, errlen, "%s: tensor '%s': rank %d not in 0..%d", path, qn, t->ndim, ST_MAX_DIMS); goto done; }
@@ -703,7 +703,7 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
             fail(err, errlen, "%s: tensor '%s': size overflows", path, qn);
             goto done;
         }
-        if (numel > 0 && !t->data) { fail(err, errlen, "%s: tensor '%s': no data", path, qn); goto done; }
+        if (numel > 0 && (t->dtype == ST_I64 ? !t->data_i64 : !t->data)) { fail(err, errlen, "%s: tensor '%s': no data", path, qn); goto done; }
         ord[i].t = t;
         ord[i].rank = write_rank(t->dtype);
     }
@@ -778,7 +778,7 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
     unsigned char len8[8];
     put_u64(len8, (uint64_t)h.len);
     const size_t CHUNK = 1 << 16;   // elements per conversion chunk
-    chunk = malloc(CHUNK * 4);
+    chunk = malloc(CHUNK * 8);
     if (!chunk) { atomic_abort(&af); fail(err, errlen, "%s: out of memory", path); goto done; }
     if (atomic_write(&af, len8, 8, err, errlen) != 0 || atomic_write(&af, h.s, h.len, err, errlen) != 0) {
         atomic_abort(&af);
@@ -791,7 +791,8 @@ int safetensors_write_meta(const char *path, const st_write_tensor *tensors, int
             size_t m = numel - s < CHUNK ? numel - s : CHUNK;
             const float *src = t->data + s;
             for (size_t k = 0; k < m; k++) {
-                if (t->dtype == ST_F32) { uint32_t b; memcpy(&b, &src[k], 4); put_u32(chunk + 4 * k, b); }
+                if (t->dtype == ST_I64) put_u64(chunk + 8 * k, (uint64_t)t->data_i64[s + k]);
+                else if (t->dtype == ST_F32) { uint32_t b; memcpy(&b, &src[k], 4); put_u32(chunk + 4 * k, b); }
                 else if (t->dtype == ST_F16) put_u16(chunk + 2 * k, f32_to_f16(src[k]));
                 else put_u16(chunk + 2 * k, f32_to_bf16(src[k]));
             }

@@ -88,17 +88,19 @@ int safetensors_read_i64(const safetensors_file *f, const st_tensor *t, int64_t 
                          char *err, size_t errlen);
 
 // Writing. Each tensor is a name, a shape and float32 data, stored as `dtype`: ST_F32 (the default,
-// 0), ST_F16 or ST_BF16 (round to nearest even). data may be NULL only when numel is 0.
+// 0), ST_F16 or ST_BF16 (round to nearest even); or int64 data (data_i64) stored as ST_I64. The data
+// pointer may be NULL only when numel is 0.
 typedef struct {
     const char *name;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     const float *data;
     st_dtype dtype;
+    const int64_t *data_i64;   // ST_I64 only
 } st_write_tensor;
 
 // Write like the reference writer: `"__metadata__":{"format":"pt"}` first, tensors sorted by dtype
-// size (largest first; BF16 before F16 as in the reference) then by name (bytewise), laid back to
+// size (largest first, I64 first; BF16 before F16 as in the reference) then by name (bytewise), laid back to
 // back, header padded with spaces to a multiple of 8. Atomic (temporary file + rename): on any error
 // nothing is created or changed at `path`. Duplicate names, the name "__metadata__", names that are
 // not valid UTF-8 and bad shapes are errors.

@@ -36,7 +36,7 @@ typedef struct {
 #ifdef WITH_CUDA
 #define DEVICE_BUILD_NOTE ""
 #else
-#define DEVICE_BUILD_NOTE " (this is the CPU build; `make cuda` builds the GPU one, `make train-emu infer-emu` the emulated one)"
+#define DEVICE_BUILD_NOTE " (this is the CPU build; `make cuda` builds the GPU one, `make train-emu infer-emu parity-emu` the emulated ones)"
 #endif
 
 // --device VALUE and --precision VALUE. 0, or -1 with one line in err.
@@ -142,6 +142,19 @@ static inline void device_download(Device *d, Model *m, int with_grads) {
     (void)d, (void)m, (void)with_grads;
 #endif
 }
+
+// The device's activations and activation gradients of the last forward and backward into the CPU model's
+// buffers (allocated for at least that batch shape), for ./parity. No-op on the CPU.
+static inline void device_download_activations(Device *d, Model *m) {
+#ifdef WITH_CUDA
+    if (d->ready) model_cuda_download_activations(&d->g, &m->acts, &m->grads_acts);
+#else
+    (void)d, (void)m;
+#endif
+}
+// 1 when the model's last block is computed past its attention for token 0 only (the CPU model,
+// model.c); the GPU model computes every token
+static inline int device_last_block_token0(const Device *d) { return !d->ready; }
 
 #ifdef WITH_CUDA
 // device_evaluate's forward on the GPU: logits read back, probabilities and per-row losses by the

@@ -1,196 +1,142 @@
-// test_parity.c: our DistilBERT, BERT and RoBERTa against dumps made by Hugging Face transformers (PyTorch).
+// test_parity.c: our DistilBERT, BERT and RoBERTa against dumps made by Hugging Face transformers (PyTorch),
+// read and compared through the code of ./parity (model/dump.h, model/dump_compare.h).
 //
 // Fixtures: test/fixtures/{distilbert,bert,roberta}-tiny/ and distilbert-tiny-fp16/ (weights stored as
-// float16) made by dev/make_parity_fixtures.py — small random *ForSequenceClassification models
-// saved with save_pretrained, and dump.safetensors holding the
-// batch, logits, loss, every gradient, the parameters after one AdamW step and after two clipped
-// AdamW steps, all computed by PyTorch. We load the checkpoint with our own loader and require
-//   logits, loss, gradients:   |ours - theirs| <= 1e-5 + 1e-4 |theirs|
-//   parameters after steps:    |ours - theirs| <= 1e-6 + 1e-5 |theirs|
+// float16) made by dev/make_parity_fixtures.py with dev/dump_torch.py — small random
+// *ForSequenceClassification models saved with save_pretrained, and two parity dumps (doc/parity.md):
+//   dump.safetensors        every activation of the format, its gradient, every parameter gradient, and the
+//                           parameters after one AdamW step (no clipping)
+//   dump-clip2.safetensors  the parameter gradients and the parameters after two steps of forward, backward,
+//                           clip_grad_norm_(0.05), AdamW, with the two norms
+// all computed by PyTorch. We load the checkpoint with our own loader and require every tensor of ours to
+// be in the dump and within the fp32 tolerances of doc/parity.md: forward |d| <= 1e-5·max(1, max|ref|)
+// + 1e-4|ref|, gradients |d| <= 1e-5 + 1e-4|ref|, parameters after steps |d| <= 1e-6 + 1e-5|ref| (noise-level
+// gradients: the AdamW step bound 2·steps·lr), each also with a relative L2 bound (1e-5, 1e-4, 1e-3).
+// Negative controls: one FFN weight of layer 0 moved by 1e-3 must fail first at layer.0.ffn_preact; a dump
+// for another architecture, a tensor of the wrong shape and an unknown tensor are one-line errors. ./parity
+// itself: exit 0 on a fixture, 1 with one error line on a mismatched model, and its --write-dump read back.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "model/checkpoint.h"
+#include "model/dump.h"
+#include "model/dump_compare.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "test/run_suite.h"
 
-#define LR 1e-3
-#define WD 0.01
-#define MAX_NORM 0.05
+static const char *bin_dir = ".";
 
+// one dump opened with the fixture's checkpoint loaded for its batch
 typedef struct {
     safetensors_file dump;
-    int B, T;
-    int *ids, *mask, *labels;
-} Reference;
+    DumpInputs in;
+    DumpAdamW adamw;
+    Model m;
+} Fixture;
 
-static void reference_open(Reference *r, const char *dir) {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/dump.safetensors", dir);
-    ck_assert_msg(safetensors_open(&r->dump, path, err, sizeof err) == 0, "%s", err);
-    const st_tensor *ids = safetensors_find(&r->dump, "input_ids");
-    const st_tensor *mask = safetensors_find(&r->dump, "attention_mask");
-    const st_tensor *labels = safetensors_find(&r->dump, "labels");
-    ck_assert(ids && mask && labels && ids->ndim == 2);
-    r->B = (int)ids->shape[0];
-    r->T = (int)ids->shape[1];
-    int64_t buf[4096];
-    ck_assert(ids->numel <= 4096);
-    r->ids = malloc(sizeof(int) * ids->numel);
-    r->mask = malloc(sizeof(int) * ids->numel);
-    r->labels = malloc(sizeof(int) * r->B);
-    ck_assert(r->ids && r->mask && r->labels);
-    ck_assert(safetensors_read_i64(&r->dump, ids, buf, ids->numel, err, sizeof err) == 0);
-    for (size_t i = 0; i < ids->numel; i++) r->ids[i] = (int)buf[i];
-    ck_assert(safetensors_read_i64(&r->dump, mask, buf, mask->numel, err, sizeof err) == 0);
-    for (size_t i = 0; i < mask->numel; i++) r->mask[i] = (int)buf[i];
-    ck_assert(safetensors_read_i64(&r->dump, labels, buf, labels->numel, err, sizeof err) == 0);
-    for (int i = 0; i < r->B; i++) r->labels[i] = (int)buf[i];
-}
-
-static void reference_close(Reference *r) {
-    safetensors_close(&r->dump);
-    free(r->ids);
-    free(r->mask);
-    free(r->labels);
-}
-
-// Compare n values with the reference tensor `name`; returns the worst error relative to the
-// tolerance (≤ 1 passes) and records the largest absolute difference in *max_abs.
-static double compare(const Reference *r, const char *name, const float *ours, size_t n,
-                      double atol, double rtol, double *max_abs) {
-    const st_tensor *t = safetensors_find(&r->dump, name);
-    ck_assert_msg(t != NULL, "%s: tensor %s missing from the dump", r->dump.path, name);
-    ck_assert_msg(t->numel == n, "%s: %zu values in the dump, %zu ours", name, t->numel, n);
-    float *theirs = malloc(sizeof(float) * (n ? n : 1));
-    char err[512];
-    ck_assert(theirs && safetensors_read_f32(&r->dump, t, theirs, n, err, sizeof err) == 0);
-    double worst = 0;
-    size_t worst_i = 0;
-    for (size_t i = 0; i < n; i++) {
-        double diff = fabs((double)ours[i] - (double)theirs[i]);
-        double ratio = diff / (atol + rtol * fabs((double)theirs[i]));
-        if (diff > *max_abs) *max_abs = diff;
-        if (!(ratio <= worst)) { worst = ratio; worst_i = i; }
-    }
-    ck_assert_msg(worst <= 1.0, "%s[%zu]: ours %.9g, transformers %.9g (tolerance %g + %g|ref|)", name,
-                  worst_i, (double)ours[worst_i], (double)theirs[worst_i], atol, rtol);
-    free(theirs);
-    return worst;
-}
-
-static void load_model(Model *m, const char *dir, const Reference *r) {
+static void fixture_open(Fixture *f, const char *dir, const char *dump_path) {
     char err[512], notice[512];
-    ck_assert_msg(checkpoint_load(m, dir, 0, NULL, 0, notice, sizeof notice, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(dump_open(&f->dump, dump_path, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(dump_read_inputs(&f->dump, &f->in, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(dump_read_adamw(&f->dump, &f->adamw, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(checkpoint_load(&f->m, dir, dump_num_labels(&f->dump), NULL, 0, notice, sizeof notice, err,
+                                  sizeof err) == 0, "%s", err);
     ck_assert_msg(notice[0] == '\0', "unexpected: %s", notice);  // the fixture has a full head
-    ck_assert_msg(model_alloc_activations(m, r->B, r->T, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(dump_check_model(&f->dump, &f->m.config, err, sizeof err) == 0, "%s", err);  // as ./parity does
+    ck_assert_msg(dump_apply_init(&f->dump, &f->m, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(model_alloc_activations(&f->m, f->in.B, f->in.T, err, sizeof err) == 0, "%s", err);
 }
 
-static void forward_backward(Model *m, const Reference *r) {
+static void fixture_close(Fixture *f) {
+    model_free(&f->m);
+    dump_inputs_free(&f->in);
+    safetensors_close(&f->dump);
+}
+
+static void cpu_forward_backward(Fixture *f) {
     char err[512];
-    ck_assert_msg(model_forward(m, r->ids, r->mask, r->labels, r->B, r->T, 0, err, sizeof err) == 0, "%s", err);
-    model_zero_grad(m);
-    model_backward(m);
+    ck_assert_msg(model_forward(&f->m, f->in.ids, f->in.mask, f->in.labels, f->in.B, f->in.T, 0, err, sizeof err) == 0,
+                  "%s", err);
+    model_zero_grad(&f->m);
+    model_backward(&f->m);
 }
 
-// AdamW divides by sqrt(v) + eps, so an element whose gradient is tiny but not zero (|g| ≲ 1e-6,
-// where the 1e-5 gradient tolerance already exceeds the value: e.g. every key bias, whose exact
-// gradient is 0 because the softmax ignores a shift shared by a whole row) moves by up to ±lr per
-// step in a direction set by rounding noise, in PyTorch as in any other implementation. Those
-// elements (tiny in both gradients, not zero in both) are held to that bound (|diff| ≤ 2·lr per step); every other element, including those
-// whose gradient is exactly 0 (decay only), to the strict tolerance. Returns how many were loosened.
-#define NOISE_GRAD 1e-6
-static void check_all_params(Model *m, const Reference *r, const char *prefix, double atol, double rtol,
-                             const float *memory, double *max_abs, double *worst, int adam_steps,
-                             const float *our_grads, int *n_loose) {
-    char name[160], grad_name[160], err[512];
-    for (int i = 0; i < m->n_entries; i++) {
-        const ParamEntry *e = &m->table[i];
-        snprintf(name, sizeof name, "%s%s", prefix, e->name);
-        if (adam_steps == 0) {
-            double w = compare(r, name, memory + e->offset, e->numel, atol, rtol, max_abs);
-            if (w > *worst) *worst = w;
-            continue;
-        }
-        // split the elements by the reference gradient into strict and step-bounded sets
-        snprintf(grad_name, sizeof grad_name, "grad.%s", e->name);
-        const st_tensor *gt = safetensors_find(&r->dump, grad_name);
-        const st_tensor *pt = safetensors_find(&r->dump, name);
-        ck_assert(gt && pt && gt->numel == e->numel && pt->numel == e->numel);
-        float *g = malloc(sizeof(float) * e->numel), *theirs = malloc(sizeof(float) * e->numel);
-        ck_assert(g && theirs);
-        ck_assert(safetensors_read_f32(&r->dump, gt, g, e->numel, err, sizeof err) == 0);
-        ck_assert(safetensors_read_f32(&r->dump, pt, theirs, e->numel, err, sizeof err) == 0);
-        const float *ours = memory + e->offset;
-        for (size_t k = 0; k < e->numel; k++) {
-            double diff = fabs((double)ours[k] - (double)theirs[k]);
-            float og = our_grads[e->offset + k];
-            if ((g[k] != 0 || og != 0) && fabs(g[k]) < NOISE_GRAD && fabs(og) < NOISE_GRAD) {
-                (*n_loose)++;
-                ck_assert_msg(diff <= 2 * adam_steps * LR, "%s[%zu]: ours %.9g, transformers %.9g (beyond the "
-                              "AdamW step bound)", name, k, (double)ours[k], (double)theirs[k]);
-                continue;
-            }
-            double ratio = diff / (atol + rtol * fabs((double)theirs[k]));
-            if (diff > *max_abs) *max_abs = diff;
-            if (ratio > *worst) *worst = ratio;
-            ck_assert_msg(ratio <= 1.0, "%s[%zu]: ours %.9g, transformers %.9g (tolerance %g + %g|ref|)",
-                          name, k, (double)ours[k], (double)theirs[k], atol, rtol);
-        }
-        free(g);
-        free(theirs);
+// Our tensors for the dump, as ./parity gathers them on the CPU: forward, backward, then the dump's AdamW run.
+static void collect_ours(Fixture *f, DumpList *ours) {
+    char err[512];
+    cpu_forward_backward(f);
+    Model *m = &f->m;
+    ModelView v = {&m->config, m->table, m->n_entries, &m->acts, &m->grads_acts, m->grads_memory, m->mean_loss,
+                   f->in.B, f->in.T, 1};
+    memset(ours, 0, sizeof *ours);
+    ck_assert_msg(dump_collect(ours, &v, 1, err, sizeof err) == 0, "%s", err);
+    if (f->adamw.steps == 0) return;
+    float norms[8];
+    ck_assert(f->adamw.steps <= 8);
+    for (int s = 0; s < f->adamw.steps; s++) {
+        if (s > 0) cpu_forward_backward(f);
+        norms[s] = (float)model_clip_grad_norm(m, f->adamw.max_grad_norm);
+        ck_assert(model_adamw_update(m, f->adamw.lr, f->adamw.beta1, f->adamw.beta2, f->adamw.eps,
+                                     f->adamw.weight_decay, err, sizeof err) == 0);
     }
+    ck_assert_msg(dump_collect_adamw(ours, &v, m->params_memory, norms, f->adamw.steps, err, sizeof err) == 0, "%s",
+                  err);
+}
+
+// the results of one dump (every tensor of ours must be in it when `all`, else those it holds)
+static CompareResult *compare_dump(Fixture *f, DumpList *ours, int *n) {
+    char err[512];
+    ck_assert_msg(dump_check_names(&f->dump, ours, err, sizeof err) == 0, "%s", err);
+    CompareResult *r;
+    ck_assert_msg(dump_compare(&f->dump, ours, PRECISION_TABLE_FP32, &f->adamw, &r, n, err, sizeof err) == 0, "%s",
+                  err);
+    return r;
 }
 
 static void run_parity(const char *dir) {
-    Reference r;
-    reference_open(&r, dir);
-    Model m;
-    char err[512];
-
-    // forward and backward
-    load_model(&m, dir, &r);
-    forward_backward(&m, &r);
-    double max_logit = 0, max_grad = 0, max_step = 0, max_clip = 0, worst_grad = 0, worst_step = 0, worst_clip = 0;
-    compare(&r, "logits", m.acts.logits, (size_t)r.B * m.config.num_labels, 1e-5, 1e-4, &max_logit);
-    float loss = m.mean_loss;
-    double max_loss = 0;
-    compare(&r, "loss", &loss, 1, 1e-5, 1e-4, &max_loss);
-    int n_loose_step = 0, n_loose_clip = 0;
-    check_all_params(&m, &r, "grad.", 1e-5, 1e-4, m.grads_memory, &max_grad, &worst_grad, 0, NULL, NULL);
-    float *our_grads = malloc(sizeof(float) * m.num_parameters);
-    ck_assert_ptr_nonnull(our_grads);
-    memcpy(our_grads, m.grads_memory, sizeof(float) * m.num_parameters);
-
-    // one AdamW step without clipping
-    ck_assert(model_adamw_update(&m, LR, 0.9, 0.999, 1e-8, WD, err, sizeof err) == 0);
-    check_all_params(&m, &r, "step1.", 1e-6, 1e-5, m.params_memory, &max_step, &worst_step, 1, our_grads, &n_loose_step);
-    size_t m_params = m.num_parameters;
-    model_free(&m);
-
-    // two steps of forward, backward, clip to MAX_NORM, AdamW
-    load_model(&m, dir, &r);
-    float norms[2];
-    for (int s = 0; s < 2; s++) {
-        forward_backward(&m, &r);
-        norms[s] = (float)model_clip_grad_norm(&m, MAX_NORM);
-        ck_assert(model_adamw_update(&m, LR, 0.9, 0.999, 1e-8, WD, err, sizeof err) == 0);
+    const char *dumps[2] = {"dump.safetensors", "dump-clip2.safetensors"};
+    for (int k = 0; k < 2; k++) {
+        Fixture f;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, dumps[k]);
+        fixture_open(&f, dir, path);
+        DumpList ours;
+        collect_ours(&f, &ours);
+        int n;
+        CompareResult *r = compare_dump(&f, &ours, &n);
+        // dump.safetensors holds every tensor of ours; dump-clip2 the parameter gradients and the AdamW run
+        int expected = 0;
+        for (int i = 0; i < ours.n; i++)
+            expected += k == 0 || ours.t[i].param || !strcmp(ours.t[i].name, "adamw.grad_norm");
+        ck_assert_msg(n == expected, "%s/%s: %d tensors compared, expected %d", dir, dumps[k], n, expected);
+        ck_assert_int_eq(f.adamw.steps, k == 0 ? 1 : 2);
+        ck_assert(k == 0 ? f.adamw.max_grad_norm == 0 : f.adamw.max_grad_norm > 0);
+        double worst[3] = {0, 0, 0}, max_abs[3] = {0, 0, 0}, max_l2[3] = {0, 0, 0};
+        size_t loose = 0;
+        for (int i = 0; i < n; i++) {
+            const DumpTensor *t = r[i].ours;
+            ck_assert_msg(r[i].ok, "%s/%s: %s: element %zu ours %.9g, transformers %.9g (max abs %.3g, worst %.3g of "
+                          "the elementwise tolerance, rel L2 %.3g)", dir, dumps[k], t->name, r[i].worst_index,
+                          (double)r[i].worst_ours, (double)r[i].worst_ref, r[i].max_abs, r[i].worst, r[i].rel_l2);
+            if (r[i].worst > worst[t->cls]) worst[t->cls] = r[i].worst;
+            if (r[i].max_abs > max_abs[t->cls]) max_abs[t->cls] = r[i].max_abs;
+            if (r[i].rel_l2 > max_l2[t->cls]) max_l2[t->cls] = r[i].rel_l2;
+            loose += r[i].n_loose;
+        }
+        printf("%s/%s: %d tensors; max |diff| forward %.2e (worst %.2f of tolerance, rel L2 %.1e), gradients %.2e "
+               "(%.2f, %.1e), after %d AdamW step(s) %.2e (%.2f, %.1e); %zu parameter elements with a noise-level "
+               "gradient (held to the step bound)\n", dir, dumps[k], n, max_abs[0], worst[0], max_l2[0], max_abs[1],
+               worst[1], max_l2[1], f.adamw.steps, max_abs[2], worst[2], max_l2[2], loose);
+        free(r);
+        dump_list_free(&ours);
+        fixture_close(&f);
     }
-    double max_norm_diff = 0;
-    compare(&r, "clip_norm", norms, 2, 1e-5, 1e-4, &max_norm_diff);
-    check_all_params(&m, &r, "clip2.", 1e-6, 1e-5, m.params_memory, &max_clip, &worst_clip, 2, our_grads, &n_loose_clip);
-    model_free(&m);
-    reference_close(&r);
-    free(our_grads);
-    printf("%s: max |diff| logits %.2e, loss %.2e, gradients %.2e (worst %.2f of tolerance), "
-           "AdamW step %.2e (%.2f), clipped steps %.2e (%.2f), clip norm %.2e; %d / %d of %zu parameters "
-           "have a noise-level gradient (held to the AdamW step bound)\n",
-           dir, max_logit, max_loss, max_grad, worst_grad, max_step, worst_step, max_clip, worst_clip, max_norm_diff,
-           n_loose_step, n_loose_clip, m_params);
 }
 
 static const char *FIXTURE_DIRS[] = {
@@ -201,11 +147,177 @@ static const char *FIXTURE_DIRS[] = {
 START_TEST(test_parity) { run_parity(FIXTURE_DIRS[_i]); }
 END_TEST
 
+// One weight of layer 0's first FFN linear moved by 1e-3 (row 0, so that output channel changes in every
+// token): the first failure must be layer.0.ffn_preact, every tensor before it must still pass.
+START_TEST(test_negative_control) {
+    Fixture f;
+    fixture_open(&f, "test/fixtures/bert-tiny", "test/fixtures/bert-tiny/dump.safetensors");
+    const ParamEntry *e = model_find_param(&f.m, "bert.encoder.layer.0.intermediate.dense.weight");
+    ck_assert_ptr_nonnull(e);
+    for (int i = 0; i < f.m.config.dim; i++) f.m.params_memory[e->offset + i] += (i % 2 ? 1e-3f : -1e-3f);
+    DumpList ours;
+    collect_ours(&f, &ours);
+    int n;
+    CompareResult *r = compare_dump(&f, &ours, &n);
+    int first = dump_first_failure(r, n);
+    ck_assert_int_ge(first, 0);
+    ck_assert_str_eq(r[first].ours->name, "layer.0.ffn_preact");
+    free(r);
+    dump_list_free(&ours);
+    fixture_close(&f);
+}
+END_TEST
+
+// a copy of a fixture dump without the tensor `replace`, plus `bad` when given
+static void write_variant(const char *src, const char *dst, const char *replace, const st_write_tensor *bad) {
+    safetensors_file f;
+    char err[512];
+    ck_assert_msg(safetensors_open(&f, src, err, sizeof err) == 0, "%s", err);
+    st_write_tensor *w = calloc((size_t)f.n_tensors + 1, sizeof *w);
+    float **bufs = calloc((size_t)f.n_tensors, sizeof *bufs);
+    int64_t **ibufs = calloc((size_t)f.n_tensors, sizeof *ibufs);
+    ck_assert(w && bufs && ibufs);
+    int n = 0;
+    for (int i = 0; i < f.n_tensors; i++) {
+        const st_tensor *t = &f.tensors[i];
+        if (!strcmp(t->name, replace)) continue;
+        w[n] = (st_write_tensor){.name = t->name, .ndim = t->ndim};
+        memcpy(w[n].shape, t->shape, sizeof t->shape);
+        if (t->dtype == ST_I64) {
+            ibufs[i] = malloc(sizeof(int64_t) * t->numel);
+            ck_assert(ibufs[i] && safetensors_read_i64(&f, t, ibufs[i], t->numel, err, sizeof err) == 0);
+            w[n].dtype = ST_I64, w[n].data_i64 = ibufs[i];
+        } else {
+            bufs[i] = malloc(sizeof(float) * (t->numel ? t->numel : 1));
+            ck_assert(bufs[i] && safetensors_read_f32(&f, t, bufs[i], t->numel, err, sizeof err) == 0);
+            w[n].data = bufs[i];
+        }
+        n++;
+    }
+    if (bad && bad->name) w[n++] = *bad;
+    st_meta meta[32];  // the dump's metadata but "format" (the writer adds it)
+    int n_meta = 0;
+    for (int i = 0; i < f.n_meta && n_meta < 32; i++)
+        if (strcmp(f.meta[i].key, "format") != 0) meta[n_meta++] = f.meta[i];
+    ck_assert_msg(safetensors_write_meta(dst, w, n, meta, n_meta, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < f.n_tensors; i++) free(bufs[i]), free(ibufs[i]);
+    free(bufs), free(ibufs), free(w);
+    safetensors_close(&f);
+}
+
+// the error dump_check_names or dump_compare gives for a variant dump, against bert-tiny
+static void expect_compare_error(const char *dump_path, const char *needle) {
+    Fixture f;
+    char err[512];
+    fixture_open(&f, "test/fixtures/bert-tiny", dump_path);
+    DumpList ours;
+    collect_ours(&f, &ours);
+    CompareResult *r = NULL;
+    int n;
+    int rc = dump_check_names(&f.dump, &ours, err, sizeof err);
+    if (rc == 0) rc = dump_compare(&f.dump, &ours, PRECISION_TABLE_FP32, &f.adamw, &r, &n, err, sizeof err);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, needle) && !strchr(err, '\n'), "error '%s' lacks '%s'", err, needle);
+    free(r);
+    dump_list_free(&ours);
+    fixture_close(&f);
+}
+
+START_TEST(test_bad_dumps) {
+    char dir[] = "/tmp/test_parity.XXXXXX", path[600], err[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    // a tensor of the wrong shape
+    float x[4] = {0};
+    st_write_tensor wrong = {.name = "layer.1.ffn_output", .ndim = 2, .shape = {2, 2}, .data = x};
+    snprintf(path, sizeof path, "%s/shape.safetensors", dir);
+    write_variant("test/fixtures/bert-tiny/dump.safetensors", path, "layer.1.ffn_output", &wrong);
+    expect_compare_error(path, "tensor layer.1.ffn_output has shape 2x2, this model's is 3x[0/12]x32");
+    // a name the format does not have
+    st_write_tensor unknown = {.name = "layer.0.mystery", .ndim = 1, .shape = {4}, .data = x};
+    snprintf(path, sizeof path, "%s/unknown.safetensors", dir);
+    write_variant("test/fixtures/bert-tiny/dump.safetensors", path, "", &unknown);
+    expect_compare_error(path, "tensor layer.0.mystery is not a name of the dump format");
+    // the batch missing
+    snprintf(path, sizeof path, "%s/nolabels.safetensors", dir);
+    write_variant("test/fixtures/bert-tiny/dump.safetensors", path, "labels", NULL);
+    safetensors_file f;
+    DumpInputs in;
+    ck_assert(dump_open(&f, path, err, sizeof err) == 0);
+    ck_assert_int_ne(dump_read_inputs(&f, &in, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "tensor labels is missing"), "%s", err);
+    safetensors_close(&f);
+    // not a dump at all
+    ck_assert_int_ne(dump_open(&f, "test/fixtures/bert-tiny/model.safetensors", err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "not a parity dump"), "%s", err);
+    // a dump made for another model
+    Model m;
+    char notice[512];
+    ck_assert(dump_open(&f, "test/fixtures/bert-tiny/dump.safetensors", err, sizeof err) == 0);
+    ck_assert(checkpoint_load(&m, "test/fixtures/roberta-tiny", 0, NULL, 0, notice, sizeof notice, err, sizeof err) == 0);
+    ck_assert_int_ne(dump_check_model(&f, &m.config, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "the dump was made for a bert model, the checkpoint is roberta"), "%s", err);
+    model_free(&m);
+    safetensors_close(&f);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+// ./parity: exit status, the summary line, one error line, and --write-dump read back by ./parity
+static int run_parity_program(const char *args, const char *out) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s/parity %s >'%s' 2>'%s.err'", bin_dir, args, out, out);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int file_contains(const char *path, const char *needle) {
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return strstr(buf, needle) != NULL;
+}
+
+START_TEST(test_program) {
+    char dir[] = "/tmp/test_parity_prog.XXXXXX", out[600], args[2000], err_path[700];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(err_path, sizeof err_path, "%s.err", out);
+    snprintf(args, sizeof args, "--model test/fixtures/roberta-tiny --dump test/fixtures/roberta-tiny/dump.safetensors "
+             "--write-dump %s/ours.safetensors", dir);
+    ck_assert_int_eq(run_parity_program(args, out), 0);
+    ck_assert(file_contains(out, "layer.1.ffn_preact"));
+    ck_assert(file_contains(out, "tensors within the fp32 tolerances"));
+    // our own dump, compared with ourselves: the last block's token-0 slices keep their size-1 axis
+    snprintf(args, sizeof args, "--model test/fixtures/roberta-tiny --dump %s/ours.safetensors --json", dir);
+    ck_assert_int_eq(run_parity_program(args, out), 0);
+    ck_assert(file_contains(out, "\"first_failure\":\tnull"));
+    // a mismatched model: exit 1, one line on stderr
+    ck_assert_int_eq(run_parity_program("--model test/fixtures/distilbert-tiny --dump "
+                                        "test/fixtures/bert-tiny/dump.safetensors", out), 1);
+    ck_assert(file_contains(err_path, "parity: error: test/fixtures/bert-tiny/dump.safetensors: the dump was made for "
+                                      "a bert model, the checkpoint is distilbert\n"));
+    // the CPU build (what `make test` links) refuses --device cuda with one line
+    ck_assert_int_eq(run_parity_program("--device cuda --model test/fixtures/bert-tiny --dump "
+                                        "test/fixtures/bert-tiny/dump.safetensors", out), 1);
+    ck_assert(file_contains(err_path, "parity: error: --device cuda needs a CUDA build"));
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
 int main(void) {
+    if (getenv("ENC_BIN_DIR") && *getenv("ENC_BIN_DIR")) bin_dir = getenv("ENC_BIN_DIR");
     Suite *s = suite_create("parity");
     TCase *tc = tcase_create("transformers");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_parity, 0, (int)(sizeof FIXTURE_DIRS / sizeof FIXTURE_DIRS[0]));
+    tcase_add_test(tc, test_negative_control);
+    tcase_add_test(tc, test_bad_dumps);
+    tcase_add_test(tc, test_program);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -251,6 +251,28 @@ START_TEST(test_write_extra_metadata) {
 }
 END_TEST
 
+// I64 tensors (the parity dump's inputs) are written from int64 data, first in the file, and read back exactly
+START_TEST(test_write_i64) {
+    const int64_t ids[4] = {0, -100, 30521, INT64_MAX};
+    float a[1] = {0.5f};
+    st_write_tensor ts[2] = {{.name = "a", .ndim = 1, .shape = {1}, .data = a},
+                             {.name = "ids", .ndim = 2, .shape = {2, 2}, .dtype = ST_I64, .data_i64 = ids}};
+    char *p = tpath("i64.safetensors"), err[512];
+    ck_assert_msg(safetensors_write(p, ts, 2, err, sizeof err) == 0, "%s", err);
+    safetensors_file f;
+    open_ok(&f, p);
+    const st_tensor *t = safetensors_find(&f, "ids");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->dtype, ST_I64);
+    ck_assert_uint_eq(t->begin, 0);
+    int64_t back[4];
+    ck_assert_msg(safetensors_read_i64(&f, t, back, 4, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < 4; i++) ck_assert(back[i] == ids[i]);
+    safetensors_close(&f);
+    free(p);
+}
+END_TEST
+
 START_TEST(test_write_empty) {
     char *p = tpath("none.safetensors"), err[512];
     ck_assert_msg(safetensors_write(p, NULL, 0, err, sizeof err) == 0, "%s", err);
@@ -354,8 +376,10 @@ START_TEST(test_write_fail_bad_inputs) {
     expect_write_fail(&rank, 1, "rank 9");
     st_write_tensor nodata = {.name = "d", .ndim = 1, .shape = {2}, .data = NULL};
     expect_write_fail(&nodata, 1, "no data");
-    st_write_tensor i64 = {.name = "i", .ndim = 1, .shape = {1}, .data = a, .dtype = ST_I64};
-    expect_write_fail(&i64, 1, "I64");
+    st_write_tensor i32 = {.name = "i", .ndim = 1, .shape = {1}, .data = a, .dtype = ST_I32};
+    expect_write_fail(&i32, 1, "I32");
+    st_write_tensor i64 = {.name = "i", .ndim = 1, .shape = {1}, .data = a, .dtype = ST_I64};  // float data only
+    expect_write_fail(&i64, 1, "no data");
     st_write_tensor huge = {.name = "h", .ndim = 3, .shape = {1ll << 32, 1ll << 32, 16}, .data = a};
     expect_write_fail(&huge, 1, "'h'");
 }
@@ -838,6 +862,7 @@ int main(void) {
     tcase_add_test(w, test_write_f16_bf16);
     tcase_add_test(w, test_write_extra_metadata);
     tcase_add_test(w, test_write_empty);
+    tcase_add_test(w, test_write_i64);
     tcase_add_test(w, test_write_many_tensors);
     tcase_add_test(w, test_write_fail_nonexistent_dir);
     tcase_add_test(w, test_write_fail_duplicate);

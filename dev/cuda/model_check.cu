@@ -10,8 +10,9 @@ Build and run (from the repo root; dev/gpu_check.sh runs it with the labs):
 Per fixture and precision (the batch of the fixture's dump.safetensors, see test/test_parity.c):
   1. eval forward + backward on the GPU and on the CPU: logits, loss and every parameter gradient
      against the transformers dump and against the CPU model;
-  2. one AdamW step (lr 1e-3, wd 0.01) and two clipped steps (max norm 0.05) against the dump's
-     step1.* / clip2.* parameters (fp32 only), with test_parity.c's rule for noise-level gradients;
+  2. one AdamW step (lr 1e-3, wd 0.01) and two clipped steps (max norm 0.05) against the adamw.*
+     parameters of dump.safetensors / dump-clip2.safetensors (fp32 only), with test_parity.c's rule for
+     noise-level gradients;
   3. 50 training steps with dropout on, CPU and GPU from the same checkpoint, the same batch and the
      same dropout seed (so the same masks): the two loss curves must track;
   4. the GPU-trained parameters downloaded, saved with checkpoint_save, reloaded on the CPU: the
@@ -94,9 +95,10 @@ typedef struct {
     std::vector<int> ids, mask, labels;
 } Ref;
 
-static bool ref_open(Ref *r, const char *dir) {
+// one of the fixture's parity dumps (doc/parity.md): dump.safetensors or dump-clip2.safetensors
+static bool ref_open(Ref *r, const char *dir, const char *file) {
     char path[512], err[512];
-    snprintf(path, sizeof path, "%s/dump.safetensors", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     if (safetensors_open(&r->dump, path, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return false; }
     const st_tensor *ids = safetensors_find(&r->dump, "input_ids");
     const st_tensor *mask = safetensors_find(&r->dump, "attention_mask");
@@ -162,7 +164,7 @@ static void check_fixture(const char *dir, Precision prec) {
     const bool bf = prec == PRECISION_BF16;
     char err[512], detail[640];
     Ref r;
-    if (!ref_open(&r, dir)) { result(fx, "load", prec, INFINITY, " cannot open the dump"); return; }
+    if (!ref_open(&r, dir, "dump.safetensors")) { result(fx, "load", prec, INFINITY, " cannot open the dump"); return; }
     const int B = r.B, T = r.T;
 
     // ---- 1. forward + backward (eval mode, as the dump)
@@ -241,7 +243,7 @@ static void check_fixture(const char *dir, Precision prec) {
         model_cuda_adamw_update(&g, LR, 0.9, 0.999, 1e-8, WD, err, sizeof err);
         std::vector<float> p1(np);
         cudaMemcpy(p1.data(), g.params_memory, np * sizeof(float), cudaMemcpyDeviceToHost);
-        result(fx, "adamw_step1_vs_hf", prec, check_params(&cpu, &r, "step1.", p1.data(), grads.data(), 1), NULL);
+        result(fx, "adamw_step1_vs_hf", prec, check_params(&cpu, &r, "adamw.", p1.data(), grads.data(), 1), NULL);
         model_cuda_upload_params(&g, &cpu);   // back to the checkpoint's weights, fresh moments
         g.adamw_step = 0;
         float norms[2];
@@ -252,10 +254,16 @@ static void check_fixture(const char *dir, Precision prec) {
             norms[s] = (float)model_cuda_clip_grad_norm(&g, MAX_NORM);
             model_cuda_adamw_update(&g, LR, 0.9, 0.999, 1e-8, WD, err, sizeof err);
         }
-        std::vector<float> hf_norms = ref_tensor(&r, "clip_norm", 2);
-        result(fx, "clip_norm_vs_hf", prec, hf_norms.empty() ? INFINITY : elementwise(norms, hf_norms.data(), 2, 1e-5, 1e-4, NULL), NULL);
-        cudaMemcpy(p1.data(), g.params_memory, np * sizeof(float), cudaMemcpyDeviceToHost);
-        result(fx, "adamw_clip2_vs_hf", prec, check_params(&cpu, &r, "clip2.", p1.data(), grads.data(), 2), NULL);
+        Ref r2;  // the two clipped steps are in the fixture's second dump
+        if (!ref_open(&r2, dir, "dump-clip2.safetensors")) {
+            result(fx, "clip_norm_vs_hf", prec, INFINITY, " cannot open dump-clip2.safetensors");
+        } else {
+            std::vector<float> hf_norms = ref_tensor(&r2, "adamw.grad_norm", 2);
+            result(fx, "clip_norm_vs_hf", prec, hf_norms.empty() ? INFINITY : elementwise(norms, hf_norms.data(), 2, 1e-5, 1e-4, NULL), NULL);
+            cudaMemcpy(p1.data(), g.params_memory, np * sizeof(float), cudaMemcpyDeviceToHost);
+            result(fx, "adamw_clip2_vs_hf", prec, check_params(&cpu, &r2, "adamw.", p1.data(), grads.data(), 2), NULL);
+            safetensors_close(&r2.dump);
+        }
     }
     model_cuda_free(&g);
     model_free(&cpu);
