@@ -8,7 +8,7 @@
 //
 // GEMMs: each path this CPU has (a path it lacks is skipped with a line saying why) against the fp32
 // reference GEMM (matmul_reference) fed the same bf16-rounded A and B, at sizes that are not multiples
-// of the tiles (12 x 32, 32 x 32) or of the K block (384), K = 1 and odd K, with the operand layouts
+// of the tiles (12 x 32, 32 x 32) or of the K block (384 vdpbf16ps, 768 AMX), K = 1 and odd K, with the operand layouts
 // linear.c and attention.c use (B = Wᵀ, A = dYᵀ, rows strided like Q, K, V inside the (B,T,3C) buffer)
 // and generic strides, with and without bias and accumulation, on 1 and 2 threads, serial and packed.
 //
@@ -101,7 +101,7 @@ END_TEST
 typedef struct { int M, N, K; } Shape;
 static const Shape SHAPES[] = {
     {1, 1, 1}, {77, 2, 37}, {13, 33, 385}, {12, 32, 384}, {32, 32, 32}, {100, 70, 800},
-    {5, 100, 3}, {250, 97, 129}, {33, 31, 2}, {64, 130, 1000}, {45, 17, 1},
+    {5, 100, 3}, {250, 97, 129}, {33, 31, 2}, {64, 130, 1000}, {45, 17, 1}, {40, 50, 769},
 };
 enum { NSHAPES = sizeof SHAPES / sizeof SHAPES[0] };
 
