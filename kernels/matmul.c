@@ -19,6 +19,10 @@
 // The micro-kernel: AVX-512 intrinsics (12 x 32: 24 zmm accumulators, 2 loads of B and 12
 // broadcasts of A per k) when the compiler targets AVX-512, else a plain C 12 x 32 kernel. The double
 // build (-DREAL_DOUBLE, used by the finite-difference checks) uses matmul_reference, the triple loop.
+//
+// --precision bf16 on the CPU: once a program has chosen a bf16 path (gemm_set_path), matmul,
+// matmul_serial, matmul_pack and matmul_packed hand their products to matmul_bf16.c (same call, bf16
+// operands, fp32 sums); with the default GEMM_FP32 they run the code below, unchanged.
 #include <stdlib.h>
 #include <string.h>
 
