@@ -21,6 +21,11 @@
 // that. The inputs are multiples of 2^-23 in [-1, 1), so no product or partial sum is a denormal and the
 // instructions' denormals-are-zero does not apply. A wrong layout (a product missing or misplaced) is an
 // error of the size of one product, far above this bound for these K.
+//
+// Also: integer products bit-exact on every path; results independent of the thread count; the
+// process-wide switch (linear_forward, linear_pack); and the whole model (distilbert-tiny fixture,
+// forward + backward) on the best bf16 path against fp32: loss within 1e-2 relative, gradient within
+// 2e-2 relative L2 (shared/doc/kernel-notes.md §6 rule 4), and not identical.
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -32,6 +37,7 @@
 #endif
 
 #include "kernels/kernels.h"
+#include "model/checkpoint.h"
 #include "test/random_arrays.h"
 #include "test/run_suite.h"
 
@@ -254,6 +260,80 @@ START_TEST(test_path_switch) {
 }
 END_TEST
 
+// Results do not depend on the thread count: every C element is summed by one thread, K blocks in order.
+START_TEST(test_gemm_thread_count_independent) {
+    int M = 250, N = 97, K = 900;
+    float *A = rand_array((size_t)M * K), *B = rand_array((size_t)K * N);
+    float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    ck_assert(C1 && C2);
+    for (GemmPath path = GEMM_BF16_AVX512; path <= GEMM_BF16_AMX; path++) {
+        if (!path_or_skip(path, "test_gemm_thread_count_independent")) continue;
+        for (int layout = 0; layout < 3; layout++) {
+            ptrdiff_t rsa, csa, rsb, csb;
+            strides(layout, M, N, K, &rsa, &csa, &rsb, &csb);
+            set_threads(1);
+            matmul_bf16(path, 1, C1, N, A, rsa, csa, B, rsb, csb, NULL, M, N, K, 0);
+            set_threads(2);
+            matmul_bf16(path, 1, C2, N, A, rsa, csa, B, rsb, csb, NULL, M, N, K, 0);
+            ck_assert_msg(memcmp(C1, C2, sizeof(float) * M * N) == 0, "%s layout %d: 1 and 2 threads differ",
+                          gemm_path_name(path), layout);
+        }
+    }
+    free(A), free(B), free(C1), free(C2);
+}
+END_TEST
+
+// The whole model on the best bf16 path against fp32 (test/fixtures/distilbert-tiny, eval-mode forward
+// with labels, then backward): the loss within 1e-2 relative and the gradient within 2e-2 relative L2
+// (shared/doc/kernel-notes.md §6, rule 4), and not identical (the bf16 path really ran).
+START_TEST(test_model_bf16_vs_fp32) {
+    GemmPath path = gemm_best_bf16_path();
+    if (path == GEMM_FP32) {
+        printf("SKIP test_model_bf16_vs_fp32: no bf16 path on this CPU\n");
+        return;
+    }
+    char err[512], notice[512];
+    Model m;
+    ck_assert_msg(checkpoint_load(&m, "test/fixtures/distilbert-tiny", 0, NULL, 1, notice, sizeof notice, err, sizeof err) == 0,
+                  "%s", err);
+    int B = 4, T = 16, lens[] = {16, 5, 11, 2};
+    ck_assert_msg(model_alloc_activations(&m, B, T, err, sizeof err) == 0, "%s", err);
+    int ids[64], mask[64], labels[4] = {0, 1, 1, 0};
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            ids[b * T + t] = 1 + (b * 131 + t * 37) % (m.config.vocab_size - 1);
+            mask[b * T + t] = t < lens[b];
+        }
+    size_t n = m.num_parameters;
+    float *grad32 = malloc(sizeof(float) * n);
+    ck_assert_ptr_nonnull(grad32);
+    double loss[2];
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        ck_assert_int_eq(gemm_set_path(bf16 ? path : GEMM_FP32, err, sizeof err), 0);
+        model_zero_grad(&m);
+        ck_assert_msg(model_forward(&m, ids, mask, labels, B, T, 0, err, sizeof err) == 0, "%s", err);
+        model_backward(&m);
+        loss[bf16] = m.mean_loss;
+        if (!bf16) memcpy(grad32, m.grads_memory, sizeof(float) * n);
+    }
+    ck_assert_int_eq(gemm_set_path(GEMM_FP32, err, sizeof err), 0);
+    double diff2 = 0, ref2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)m.grads_memory[i] - grad32[i];
+        diff2 += d * d;
+        ref2 += (double)grad32[i] * grad32[i];
+    }
+    double rel_loss = fabs(loss[1] - loss[0]) / fabs(loss[0]), rel_grad = sqrt(diff2 / ref2);
+    printf("model bf16 (%s) vs fp32: loss %.6f vs %.6f (relative %.2e), gradient relative L2 %.2e\n",
+           gemm_path_name(path), loss[1], loss[0], rel_loss, rel_grad);
+    ck_assert_msg(rel_loss < 1e-2, "loss bf16 %.6f vs fp32 %.6f", loss[1], loss[0]);
+    ck_assert_msg(rel_grad < 2e-2, "gradient relative L2 error %.3g", rel_grad);
+    ck_assert_msg(loss[1] != loss[0] && rel_grad > 0, "bf16 and fp32 gave identical results: the bf16 path did not run");
+    free(grad32);
+    model_free(&m);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("bf16");
     TCase *tc = tcase_create("core");
@@ -264,6 +344,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_gemm_amx_bf16);
     tcase_add_test(tc, test_gemm_exact_integers);
     tcase_add_test(tc, test_path_switch);
+    tcase_add_test(tc, test_gemm_thread_count_independent);
+    tcase_add_test(tc, test_model_bf16_vs_fp32);
     suite_add_tcase(s, tc);
     return s;
 }
