@@ -96,16 +96,17 @@ void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
 
 // ---------------------------------------------------------------- pack buffers (grow once, per thread)
 
-typedef struct { float *p; size_t cap; } PackBuffer;
 static _Thread_local PackBuffer tl_apack, tl_bpack;
 
-static float *pack_buffer(PackBuffer *b, size_t n) {
-    if (n > b->cap) {
+static float *pack_buffer(PackBuffer *b, size_t n) { return pack_buffer_grow(b, n * sizeof(float)); }
+
+void *pack_buffer_grow(PackBuffer *b, size_t bytes) {
+    if (bytes > b->cap) {
         free(b->p);
         void *p = NULL;
-        if (posix_memalign(&p, 64, n * sizeof(float) + 64) != 0) abort();  // out of memory: nothing sane to do
+        if (posix_memalign(&p, 64, bytes + 64) != 0) abort();  // out of memory: nothing sane to do
         b->p = p;
-        b->cap = n;
+        b->cap = bytes;
     }
     return b->p;
 }

@@ -482,19 +482,9 @@ TARGET_AMX_BF16 static void micro_kernel_amx_bf16(int kc_pad, const uint16_t *ap
 
 // ---------------------------------------------------------------- pack buffers (grow once, per thread)
 
-typedef struct { void *p; size_t cap; } PackBuffer;
-static _Thread_local PackBuffer tl_apack, tl_bpack;
+static _Thread_local PackBuffer tl_apack, tl_bpack;  // gemm_threads.h
 
-static void *pack_buffer(PackBuffer *b, size_t bytes) {
-    if (bytes > b->cap) {
-        free(b->p);
-        void *p = NULL;
-        if (posix_memalign(&p, 64, bytes + 64) != 0) abort();  // out of memory: nothing sane to do
-        b->p = p;
-        b->cap = bytes;
-    }
-    return b->p;
-}
+static void *pack_buffer(PackBuffer *b, size_t bytes) { return pack_buffer_grow(b, bytes); }
 
 // ---------------------------------------------------------------- the blocked loops
 
