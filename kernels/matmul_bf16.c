@@ -500,8 +500,8 @@ typedef struct {
     int prepacked;      // bpack came from matmul_bf16_pack
 } GemmBf16;
 
-static size_t bpack_words(GemmPath path, int N, int K) {  // an upper bound: every block padded to 32
-    (void)path;
+// words of the whole B pack, an upper bound for both paths: only the last K block is padded, to <= 32
+static size_t bpack_words(int N, int K) {
     return (size_t)(K + 31) / 32 * 16 * ((N + NR - 1) / NR) * NR;
 }
 
@@ -571,7 +571,7 @@ void matmul_bf16(GemmPath path, int threaded, real *C, int ldc, const real *A, p
         return;
     }
     GemmBf16 g = {path, C, ldc, A, B, bias, rsa, csa, rsb, csb, M, N, K, accumulate, (N + NR - 1) / NR, NULL, 0};
-    g.bpack = pack_buffer(&tl_bpack, bpack_words(path, N, K) * sizeof(uint32_t));  // the calling thread's, shared
+    g.bpack = pack_buffer(&tl_bpack, bpack_words(N, K) * sizeof(uint32_t));  // the calling thread's, shared
     gemm_bf16_run(&g, threaded);
 }
 
@@ -581,7 +581,7 @@ int matmul_bf16_pack(GemmPath path, PackedB *p, const real *B, ptrdiff_t rsb, pt
     if (N <= 0 || K <= 0) return 0;
     GemmBf16 g = {path, NULL, 0, NULL, B, NULL, 0, 0, rsb, csb, 0, N, K, 0, (N + NR - 1) / NR, NULL, 0};
     void *mem = NULL;
-    if (posix_memalign(&mem, 64, bpack_words(path, N, K) * sizeof(uint32_t)) != 0) return -1;
+    if (posix_memalign(&mem, 64, bpack_words(N, K) * sizeof(uint32_t)) != 0) return -1;
     g.bpack = mem;
     gemm_pack_all(pack_b_range, &g, ((K + path_kc(path) - 1) / path_kc(path)) * g.nslivers);
     p->pairs = mem;
