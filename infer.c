@@ -59,7 +59,7 @@ static void usage(FILE *out) {
             "  --batch-size N       texts per forward (default: DIR/train_args.json's eval batch size, else 16)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
             "  --device D           cpu|cuda (default: cuda in a CUDA build when a GPU is usable, else cpu)\n"
-            "  --precision P        fp32|bf16 (bf16: mixed precision, --device cuda only; default fp32)\n"
+            "  --precision P        fp32|bf16 (bf16: mixed precision, bf16 GEMMs; CPU: avx512_bf16 or AMX; default fp32)\n"
             "  --help\n");
 }
 

@@ -150,7 +150,7 @@ static void usage(FILE *out) {
             "  --bucket             batch rows of similar length together (less padding)\n"
             "  --threads N          OpenMP threads (default: all cores)\n"
             "  --device D           cpu|cuda (default: cuda in a CUDA build when a GPU is usable, else cpu)\n"
-            "  --precision P        fp32|bf16 (bf16: mixed precision, --device cuda only; default fp32)\n"
+            "  --precision P        fp32|bf16 (bf16: mixed precision, bf16 GEMMs; CPU: avx512_bf16 or AMX; default fp32)\n"
             "  --save-steps N       also save the resume state (OUTPUT/resume/) every N optimizer steps\n"
             "                       (it is always saved at the end of each epoch)\n"
             "  --resume OUTPUT      continue the run in OUTPUT from its resume state; the other arguments\n"

@@ -7,8 +7,10 @@
 //      $(pkg-config --libs libcjson) -lm -o build/bench_cpu
 // Run:
 //   build/bench_cpu --model distilbert|minilm --mode train|infer --batch 8 --seq 128 --reps 5 --threads 2
-// Output: one JSON line {"model":..., "mode":..., "times_ms":[...], "median_ms":..., "median_cpu_ms":...,
-// "peak_rss_mb":...}; median_cpu_ms is the CPU time of all threads per step.
+//                   [--precision fp32|bf16|bf16-avx512|bf16-amx]
+// (bf16: the best bf16 GEMM path of this CPU, kernels/matmul_bf16.c; the others force one path)
+// Output: one JSON line {"model":..., "mode":..., "precision":..., "times_ms":[...], "median_ms":...,
+// "median_cpu_ms":..., "peak_rss_mb":...}; median_cpu_ms is the CPU time of all threads per step.
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <omp.h>
 #endif
 
+#include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/inference.h"
 #include "model/model.h"
@@ -66,7 +69,7 @@ static const char *config_json(const char *name) {
 }
 
 int main(int argc, char **argv) {
-    const char *name = "distilbert", *mode = "train";
+    const char *name = "distilbert", *mode = "train", *precision = "fp32";
     int B = 8, T = 128, reps = 5, warmup = 1, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) goto usage;
@@ -77,8 +80,17 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--warmup") == 0) warmup = atoi(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--precision") == 0) precision = argv[++i];
         else goto usage;
     }
+    GemmPath path = !strcmp(precision, "fp32") ? GEMM_FP32
+                  : !strcmp(precision, "bf16") ? gemm_best_bf16_path()
+                  : !strcmp(precision, "bf16-avx512") ? GEMM_BF16_AVX512
+                  : !strcmp(precision, "bf16-amx") ? GEMM_BF16_AMX : (GemmPath)-1;
+    if ((int)path < 0) goto usage;
+    if (strcmp(precision, "fp32") != 0 && path == GEMM_FP32) { fprintf(stderr, "no bf16 GEMM path on this CPU\n"); return 1; }
+    char perr[256];
+    if (gemm_set_path(path, perr, sizeof perr) != 0) { fprintf(stderr, "%s\n", perr); return 1; }
     int train = strcmp(mode, "train") == 0;
     const char *json = config_json(name);
     if (!json || (!train && strcmp(mode, "infer") != 0) || B < 1 || T < 1 || reps < 1 || warmup < 0) goto usage;
@@ -90,13 +102,13 @@ int main(int argc, char **argv) {
 #endif
 
     // config via a temporary config.json, so the defaults are exactly config_load's
-    char path[] = "/tmp/bench_cpu_configXXXXXX", err[1024];
-    int fd = mkstemp(path);
+    char config_path[] = "/tmp/bench_cpu_configXXXXXX", err[1024];
+    int fd = mkstemp(config_path);
     if (fd < 0 || write(fd, json, strlen(json)) != (ssize_t)strlen(json)) { perror("config"); return 1; }
     close(fd);
     ModelConfig cfg;
-    int rc = config_load(&cfg, path, err, sizeof err);
-    unlink(path);
+    int rc = config_load(&cfg, config_path, err, sizeof err);
+    unlink(config_path);
     if (rc != 0) { fprintf(stderr, "%s\n", err); return 1; }
     Model m;
     // training: activations for the backward; inference: model/inference.h (one layer's buffers,
@@ -136,8 +148,9 @@ int main(int argc, char **argv) {
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"impl\": \"ours\", \"model\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, "
-           "\"loss\": %.6f, \"times_ms\": [", name, mode, B, T, threads, train ? m.mean_loss : 0.0);
+    printf("{\"impl\": \"ours\", \"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"gemm\": \"%s\", "
+           "\"batch\": %d, \"seq\": %d, \"threads\": %d, \"loss\": %.6f, \"times_ms\": [",
+           name, mode, precision, gemm_path_name(path), B, T, threads, train ? m.mean_loss : 0.0);
     for (int r = 0; r < reps; r++) printf(r ? ", %.2f" : "%.2f", times[r]);
     printf("], \"median_ms\": %.2f, \"median_cpu_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", median(times, reps),
            median(cpu, reps), ru.ru_maxrss / 1024.0);
@@ -146,6 +159,6 @@ int main(int argc, char **argv) {
     return 0;
 usage:
     fprintf(stderr, "usage: %s --model distilbert|minilm --mode train|infer [--batch B] [--seq T] [--reps R] "
-                    "[--warmup W] [--threads N]\n", argv[0]);
+                    "[--warmup W] [--threads N] [--precision fp32|bf16|bf16-avx512|bf16-amx]\n", argv[0]);
     return 2;
 }

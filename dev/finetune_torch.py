@@ -16,6 +16,7 @@ Data files: TSV with a header whose columns are sentence and label (SST-2 format
 and sentiment/label columns (e.g. the IMDb files of ../shared/data); string labels get ./train's ids.
 """
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -75,14 +76,19 @@ def batches(rows, texts, labels, tok, max_length, batch_size, shuffle, generator
         yield enc, torch.tensor([labels[i] for i in chunk])
 
 
+# bf16: autocast around the forwards (set by main from --precision); fp32: a no-op context
+autocast = contextlib.nullcontext
+
+
 def evaluate(model, rows, texts, labels, tok, max_length, batch_size):
     model.eval()
     total, probs = 0.0, []
     with torch.no_grad():
         for enc, y in batches(rows, texts, labels, tok, max_length, batch_size, False, None):
-            out = model(**enc, labels=y)
+            with autocast():
+                out = model(**enc, labels=y)
             total += out.loss.item() * len(y)
-            probs.append(torch.softmax(out.logits, -1))
+            probs.append(torch.softmax(out.logits.float(), -1))
     model.train()
     return total / len(rows), torch.cat(probs)
 
@@ -109,7 +115,12 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-5); ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--warmup-ratio", type=float, default=0.1); ap.add_argument("--max-grad-norm", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1); ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around every forward (fp32 weights, AdamW)")
     a = ap.parse_args()
+    global autocast
+    if a.precision == "bf16":
+        autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
@@ -136,7 +147,8 @@ def main():
         losses = []
         for enc, y in batches(train_rows, texts, labels, tok, a.max_length, a.batch_size, True, gen):
             opt.zero_grad()
-            out = model(**enc, labels=y)
+            with autocast():
+                out = model(**enc, labels=y)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
             opt.step()

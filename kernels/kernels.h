@@ -55,16 +55,51 @@ void matmul_reference(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t 
 // A right operand packed once for many products with the same B (inference: the weights, which do
 // not change between batches). The pack is a copy: it does not follow later changes of B. In the
 // double build nothing is packed (data = NULL) and matmul_packed is matmul.
+typedef enum {
+    GEMM_FP32 = 0,         // fp32 operands, the 12 x 32 FMA micro-kernel (the default and the reference)
+    GEMM_BF16_AVX512 = 1,  // bf16 operands, fp32 sums: vdpbf16ps (AVX-512 BF16), 12 x 32 (matmul_bf16.c)
+    GEMM_BF16_AMX = 2,     // bf16 operands, fp32 sums: AMX-BF16 tiles (_tile_dpbf16ps), 32 x 32 (matmul_bf16.c)
+} GemmPath;
 typedef struct {
     real *data;               // B in the GEMM's packed layout (owned; matmul_pack_free)
     const real *B;            // the operand it was made from, with its strides and sizes
     ptrdiff_t rsb, csb;
     int N, K;
+    GemmPath path;            // the layout it was packed for: GEMM_FP32 uses data, the bf16 paths pairs
+    uint32_t *pairs;          // bf16 paths: B as bf16 k-pairs (matmul_bf16.c; owned; matmul_pack_free)
 } PackedB;
 int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K);  // -1: out of memory
 void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const PackedB *p,
                    const real *bias, int M, int accumulate);
 void matmul_pack_free(PackedB *p);
+
+// ---- matmul_bf16.c: the same products with bf16 operands and fp32 sums (--precision bf16 on the CPU).
+// matmul, matmul_serial, matmul_pack and matmul_packed run the path chosen by gemm_set_path (process-
+// wide, set once at start-up: GEMM_FP32 unless a program asks for bf16); A and B are rounded to bf16
+// (round to nearest even, as torch's .to(torch.bfloat16)) while they are packed; C, bias and every sum
+// stay fp32. Results: the fp32 product of the rounded operands, summed in another order.
+const char *gemm_path_name(GemmPath path);       // "fp32", "avx512-bf16 (vdpbf16ps)", "amx-bf16 (tiles)"
+// 1 if this build and CPU (CPUID, OS state, and for AMX the kernel's permission, requested here) run
+// the path, else 0 with one line in why
+int gemm_path_supported(GemmPath path, char *why, size_t whylen);
+GemmPath gemm_best_bf16_path(void);              // AMX, else AVX-512 BF16, else GEMM_FP32 (neither)
+int gemm_set_path(GemmPath path, char *err, size_t errlen);   // 0, or -1 with one line in err
+GemmPath gemm_get_path(void);
+// one product on a given path (the tests call each path; matmul* call these when a bf16 path is set);
+// threaded: split over the OpenMP threads like matmul, else on the calling thread like matmul_serial
+void matmul_bf16(GemmPath path, int threaded, real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa,
+                 const real *B, ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate);
+int matmul_bf16_pack(GemmPath path, PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K);
+void matmul_bf16_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const PackedB *p,
+                        const real *bias, int M, int accumulate);
+// fp32 -> bf16 bits, round to nearest even; every NaN -> 0xFFFF (what torch's CPU .to(torch.bfloat16)
+// writes; c10::BFloat16's scalar constructor writes 0x7FC0), infinities kept, denormals kept (no flush)
+uint16_t bf16_from_float(float x);
+float bf16_to_float(uint16_t h);                 // exact: the bits shifted up
+// dst[i] = bf16_from_float(src[i]), 16 lanes at a time where the CPU has AVX-512 (the packs' conversion)
+void bf16_from_float_array(uint16_t *dst, const float *src, size_t n);
+// dst[i] = bf16_to_float(bf16_from_float(src[i])) (dst may be src): what the bf16 GEMMs multiply
+void bf16_round_array(float *dst, const float *src, size_t n);
 
 // ---- linear.c: out = inp · weightᵀ + bias (PyTorch layout: weight (OC,C))
 // inp (N,C), weight (OC,C), bias (OC) or NULL -> out (N,OC)

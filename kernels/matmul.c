@@ -19,9 +19,14 @@
 // The micro-kernel: AVX-512 intrinsics (12 x 32: 24 zmm accumulators, 2 loads of B and 12
 // broadcasts of A per k) when the compiler targets AVX-512, else a plain C 12 x 32 kernel. The double
 // build (-DREAL_DOUBLE, used by the finite-difference checks) uses matmul_reference, the triple loop.
+//
+// --precision bf16 on the CPU: once a program has chosen a bf16 path (gemm_set_path), matmul,
+// matmul_serial, matmul_pack and matmul_packed hand their products to matmul_bf16.c (same call, bf16
+// operands, fp32 sums); with the default GEMM_FP32 they run the code below, unchanged.
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm_threads.h"
 #include "kernels/kernels.h"
 
 #ifdef _OPENMP
@@ -30,7 +35,9 @@
 
 void matmul_pack_free(PackedB *p) {
     free(p->data);
+    free(p->pairs);
     p->data = NULL;
+    p->pairs = NULL;
 }
 
 void matmul_reference(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
@@ -61,7 +68,7 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
 
 // the double build does not pack: a PackedB just remembers the operand
 int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K) {
-    PackedB q = {NULL, B, rsb, csb, N, K};
+    PackedB q = {NULL, B, rsb, csb, N, K, GEMM_FP32, NULL};
     *p = q;
     return 0;
 }
@@ -74,45 +81,9 @@ void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
 #else  // float: the packed, blocked GEMM
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "kernels/avx512_transpose.h"
 #endif
 
-#if defined(__AVX512F__)
-// in-register transpose of a 16 x 16 block: r[i] holds row i on entry, column i on exit
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
-
-// rows[0..nrows) of a matrix with row stride ld, columns [k, k+16) (fewer at the end: kn) -> for each
-// column kk < kn, the vector of the nrows values (zero beyond nrows); 16 x 16 at a time
-static inline void load_transposed(__m512 r[16], const float *src, ptrdiff_t ld, int nrows, int kn) {
-    __mmask16 km = kn >= 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
-    for (int i = 0; i < 16; i++) r[i] = i < nrows ? _mm512_maskz_loadu_ps(km, src + i * ld) : _mm512_setzero_ps();
-    transpose16(r);
-}
-#endif
 
 #define MR 12       // rows of the register tile
 #define NR 32       // columns of the register tile (two 16-float vectors)
@@ -125,16 +96,17 @@ static inline void load_transposed(__m512 r[16], const float *src, ptrdiff_t ld,
 
 // ---------------------------------------------------------------- pack buffers (grow once, per thread)
 
-typedef struct { float *p; size_t cap; } PackBuffer;
 static _Thread_local PackBuffer tl_apack, tl_bpack;
 
-static float *pack_buffer(PackBuffer *b, size_t n) {
-    if (n > b->cap) {
+static float *pack_buffer(PackBuffer *b, size_t n) { return pack_buffer_grow(b, n * sizeof(float)); }
+
+void *pack_buffer_grow(PackBuffer *b, size_t bytes) {
+    if (bytes > b->cap) {
         free(b->p);
         void *p = NULL;
-        if (posix_memalign(&p, 64, n * sizeof(float) + 64) != 0) abort();  // out of memory: nothing sane to do
+        if (posix_memalign(&p, 64, bytes + 64) != 0) abort();  // out of memory: nothing sane to do
         b->p = p;
-        b->cap = n;
+        b->cap = bytes;
     }
     return b->p;
 }
@@ -284,7 +256,8 @@ typedef struct {
     int prepacked;      // bpack came from matmul_pack: nothing to pack in this call
 } Gemm;
 
-static void pack_b_range(const Gemm *g, int first, int last) {  // (K block, sliver) pairs [first, last)
+static void pack_b_range(const void *gemm, int first, int last) {  // (K block, sliver) pairs [first, last)
+    const Gemm *g = gemm;
     if (g->prepacked) return;
     for (int idx = first; idx < last; idx++) {
         int q = idx / g->nslivers, s = idx % g->nslivers;
@@ -296,7 +269,8 @@ static void pack_b_range(const Gemm *g, int first, int last) {  // (K block, sli
 }
 
 // rows [m0, m1) x slivers [s0, s1) of C, by one thread
-static void gemm_block(const Gemm *g, int m0, int m1, int s0, int s1) {
+static void gemm_block(const void *gemm, int m0, int m1, int s0, int s1) {
+    const Gemm *g = gemm;
     if (m0 >= m1 || s0 >= s1) return;
     int rows = m1 - m0;
     int nblocks = (rows + MC_MAX - 1) / MC_MAX;
@@ -345,17 +319,26 @@ static void gemm_serial(const Gemm *g) {
 void matmul_serial(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
                    ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
     if (M <= 0 || N <= 0) return;
+    if (K > 0 && gemm_get_path() != GEMM_FP32) {  // --precision bf16 (matmul_bf16.c)
+        matmul_bf16(gemm_get_path(), 0, C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
+        return;
+    }
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
     if (K <= 0) { gemm_empty(&g); return; }
     g.bpack = pack_buffer(&tl_bpack, (size_t)K * g.nslivers * NR);
     gemm_serial(&g);
 }
 
+
 static void gemm_run(const Gemm *g);
 
 void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const real *B,
             ptrdiff_t rsb, ptrdiff_t csb, const real *bias, int M, int N, int K, int accumulate) {
     if (M <= 0 || N <= 0) return;
+    if (K > 0 && gemm_get_path() != GEMM_FP32) {  // --precision bf16 (matmul_bf16.c)
+        matmul_bf16(gemm_get_path(), 1, C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
+        return;
+    }
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, B, rsb, csb, bias, M, N, K, accumulate);
     if (K <= 0) { gemm_empty(&g); return; }
     g.bpack = pack_buffer(&tl_bpack, (size_t)K * g.nslivers * NR);  // the calling thread's buffer, shared
@@ -365,7 +348,8 @@ void matmul(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa, const
 // ---------------------------------------------------------------- a right operand packed once
 
 int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, int K) {
-    PackedB q = {NULL, B, rsb, csb, N, K};
+    if (gemm_get_path() != GEMM_FP32) return matmul_bf16_pack(gemm_get_path(), p, B, rsb, csb, N, K);
+    PackedB q = {NULL, B, rsb, csb, N, K, GEMM_FP32, NULL};
     *p = q;
     if (N <= 0 || K <= 0) return 0;
     Gemm g = gemm_setup(NULL, 0, NULL, 0, 0, B, rsb, csb, NULL, 0, N, K, 0);
@@ -373,9 +357,7 @@ int matmul_pack(PackedB *p, const real *B, ptrdiff_t rsb, ptrdiff_t csb, int N, 
     void *mem = NULL;
     if (posix_memalign(&mem, 64, n * sizeof(float)) != 0) return -1;
     g.bpack = mem;
-    int npairs = ((K + KC - 1) / KC) * g.nslivers;
-    #pragma omp parallel for schedule(static)
-    for (int i = 0; i < npairs; i++) pack_b_range(&g, i, i + 1);
+    gemm_pack_all(pack_b_range, &g, ((K + KC - 1) / KC) * g.nslivers);
     p->data = mem;
     return 0;
 }
@@ -385,28 +367,39 @@ void matmul_packed(real *C, int ldc, const real *A, ptrdiff_t rsa, ptrdiff_t csa
     if (M <= 0 || p->N <= 0) return;
     Gemm g = gemm_setup(C, ldc, A, rsa, csa, p->B, p->rsb, p->csb, bias, M, p->N, p->K, accumulate);
     if (p->K <= 0) { gemm_empty(&g); return; }
+    if (p->path != GEMM_FP32) {  // packed as bf16 k-pairs (matmul_bf16.c)
+        matmul_bf16_packed(C, ldc, A, rsa, csa, p, bias, M, accumulate);
+        return;
+    }
     g.bpack = p->data;
     g.prepacked = 1;
     gemm_run(&g);
 }
 
 // run a set-up product with its B buffer (to fill, or prepacked): on the OpenMP threads unless small
-static void gemm_run(const Gemm *g0) {
-    const Gemm g = *g0;
-    int M = g.M, K = g.K;
+static void gemm_run(const Gemm *g) {
+    GemmSplit split = {g, pack_b_range, gemm_block, g->M, g->N, g->K, g->nslivers, (g->K + KC - 1) / KC, MR,
+                       g->prepacked, 1};
+    gemm_split_run(&split);
+}
+
+void gemm_pack_all(void (*pack_b)(const void *gemm, int first, int last), const void *gemm, int npairs) {
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < npairs; i++) pack_b(gemm, i, i + 1);
+}
+
+void gemm_split_run(const GemmSplit *s) {
     int nt = 1;
 #ifdef _OPENMP
-    if (!omp_in_parallel()) nt = omp_get_max_threads();
+    if (s->threaded && !omp_in_parallel()) nt = omp_get_max_threads();
 #endif
-    int nq = (K + KC - 1) / KC, npairs = nq * g.nslivers;
-    if (nt == 1 || (double)M * g.N * K < 1 << 18) {  // small products: threads cost more than they save
-        gemm_serial(&g);
+    int npairs = s->nq * s->nslivers;
+    if (nt == 1 || (double)s->M * s->N * s->K < 1 << 18) {  // small products: threads cost more than they save
+        if (!s->prepacked) s->pack_b(s->gemm, 0, npairs);
+        s->block(s->gemm, 0, s->M, 0, s->nslivers);
         return;
     }
-    // Many rows (training: batch x tokens): split the rows; all threads share B, packed cooperatively.
-    // Few rows (small-batch inference, the head): split the columns; each thread packs only its own
-    // slivers of B (the large operand), and there is no barrier between packing and computing.
-    int split_rows = M >= nt * 8 * MR || g.nslivers < nt;
+    int split_rows = s->M >= nt * 8 * s->mr || s->nslivers < nt;
     #pragma omp parallel num_threads(nt)
     {
         int tid = 0, n = 1;
@@ -415,19 +408,21 @@ static void gemm_run(const Gemm *g0) {
         n = omp_get_num_threads();
 #endif
         if (split_rows) {
-            if (!g.prepacked) {
-                pack_b_range(&g, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
+            if (!s->prepacked) {
+                s->pack_b(s->gemm, (int)((long)npairs * tid / n), (int)((long)npairs * (tid + 1) / n));
                 #pragma omp barrier
             }
-            int slivers = (M + MR - 1) / MR;
-            int m0 = (int)((long)slivers * tid / n) * MR, m1 = (int)((long)slivers * (tid + 1) / n) * MR;
-            gemm_block(&g, m0, m1 < M ? m1 : M, 0, g.nslivers);
+            int slivers = (s->M + s->mr - 1) / s->mr;
+            int m0 = (int)((long)slivers * tid / n) * s->mr, m1 = (int)((long)slivers * (tid + 1) / n) * s->mr;
+            s->block(s->gemm, m0, m1 < s->M ? m1 : s->M, 0, s->nslivers);
         } else {
-            int s0 = (int)((long)g.nslivers * tid / n), s1 = (int)((long)g.nslivers * (tid + 1) / n);
-            for (int q = 0; q < nq; q++) pack_b_range(&g, q * g.nslivers + s0, q * g.nslivers + s1);
-            gemm_block(&g, 0, M, s0, s1);
+            int s0 = (int)((long)s->nslivers * tid / n), s1 = (int)((long)s->nslivers * (tid + 1) / n);
+            if (!s->prepacked)
+                for (int q = 0; q < s->nq; q++) s->pack_b(s->gemm, q * s->nslivers + s0, q * s->nslivers + s1);
+            s->block(s->gemm, 0, s->M, s0, s1);
         }
     }
 }
+
 
 #endif

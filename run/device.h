@@ -25,7 +25,7 @@ typedef enum { DEVICE_DEFAULT = -1, DEVICE_CPU = 0, DEVICE_CUDA = 1 } DeviceKind
 
 typedef struct {
     DeviceKind kind;  // DEVICE_CPU or DEVICE_CUDA once device_select has run
-    int bf16;         // --precision bf16 (DEVICE_CUDA only)
+    int bf16;         // --precision bf16 (the GPU model's bf16, or the CPU's bf16 GEMMs: device_cpu_bf16)
     int ready;        // device_init has run
 #ifdef WITH_CUDA
     ModelCuda g;
@@ -50,21 +50,38 @@ static inline int device_parse(Device *d, const char *device, const char *precis
         return snprintf(err, errlen, "--precision '%s' is not one of fp32, bf16", precision), -1;
 #ifndef WITH_CUDA
     if (d->kind == DEVICE_CUDA) return snprintf(err, errlen, "--device cuda needs a CUDA build%s", DEVICE_BUILD_NOTE), -1;
-    if (d->bf16) return snprintf(err, errlen, "--precision bf16 needs a CUDA build%s", DEVICE_BUILD_NOTE), -1;
 #endif
-    if (d->kind == DEVICE_CPU && d->bf16) return snprintf(err, errlen, "--precision bf16 needs --device cuda"), -1;
+    return 0;
+}
+
+// --precision bf16 on the CPU: the GEMMs take bf16 operands (kernels/matmul_bf16.c) on the best path
+// CPUID offers (AMX tiles, else AVX-512 BF16), or the one ENC_BF16_GEMM names (amx, avx512: to compare
+// them); one line to `log` says which. A CPU with neither is an error, not a silent fp32 run.
+static inline int device_cpu_bf16(FILE *log, char *err, size_t errlen) {
+    const char *want = getenv("ENC_BF16_GEMM");
+    GemmPath path = gemm_best_bf16_path();
+    if (want && !strcmp(want, "amx")) path = GEMM_BF16_AMX;
+    else if (want && !strcmp(want, "avx512")) path = GEMM_BF16_AVX512;
+    else if (want && want[0]) return snprintf(err, errlen, "ENC_BF16_GEMM='%s' is not one of amx, avx512", want), -1;
+    if (path == GEMM_FP32) {
+        char why[256];
+        gemm_path_supported(GEMM_BF16_AVX512, why, sizeof why);
+        return snprintf(err, errlen, "--precision bf16 on the CPU needs avx512_bf16 or amx_bf16 (%s); use --precision fp32", why), -1;
+    }
+    char why[256];
+    if (gemm_set_path(path, why, sizeof why) != 0) return snprintf(err, errlen, "--precision bf16: %s", why), -1;
+    fprintf(log, "cpu precision: bf16 GEMMs on %s, fp32 sums, master weights and optimizer\n", gemm_path_name(path));
     return 0;
 }
 
 // Settle the default (cuda when a GPU is usable, else cpu) and, in CUDA builds, print one line
-// "device: cuda (...)" / "device: cpu (<reason>)" to `log`. 0, or -1 with one line in err.
+// "device: cuda (...)" / "device: cpu (<reason>)" to `log`; on the CPU with --precision bf16, switch
+// the GEMMs to bf16 (device_cpu_bf16, its own line). 0, or -1 with one line in err.
 static inline int device_select(Device *d, FILE *log, char *err, size_t errlen) {
 #ifdef WITH_CUDA
     char why[256] = "";
     int have = d->kind == DEVICE_CPU ? 0 : model_cuda_available(why, sizeof why);
     if (d->kind == DEVICE_CUDA && !have) return snprintf(err, errlen, "--device cuda: no usable GPU (%s)", why), -1;
-    if (d->kind == DEVICE_DEFAULT && !have && d->bf16)
-        return snprintf(err, errlen, "--precision bf16 needs a GPU; none is usable (%s)", why), -1;
     d->kind = have ? DEVICE_CUDA : DEVICE_CPU;
     if (d->kind == DEVICE_CUDA) {
         char name[256];
@@ -73,9 +90,9 @@ static inline int device_select(Device *d, FILE *log, char *err, size_t errlen) 
     }
     else fprintf(log, "device: cpu (%s)\n", why[0] ? why : "--device cpu");
 #else
-    (void)log, (void)err, (void)errlen;
     d->kind = DEVICE_CPU;
 #endif
+    if (d->kind == DEVICE_CPU && d->bf16) return device_cpu_bf16(log, err, errlen);
     return 0;
 }
 

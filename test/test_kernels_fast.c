@@ -14,36 +14,14 @@
 
 #include "kernels/dropout.h"
 #include "kernels/kernels.h"
+#include "test/random_arrays.h"
 #include "test/run_suite.h"
-
-static uint64_t rng_state = 12345;
-static float frand(void) {  // uniform in [-1, 1)
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 8388608.0) - 1.0);
-}
-
-static float *rand_array(size_t n) {
-    float *p = malloc(n * sizeof(float) + 4);
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
 
 static float *copy_array(const float *a, size_t n) {
     float *p = malloc(n * sizeof(float) + 4);
     ck_assert_ptr_nonnull(p);
     memcpy(p, a, n * sizeof(float));
     return p;
-}
-
-static void set_threads(int n) {
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
 }
 
 // |got - want| <= atol + rtol |want| everywhere; names the first mismatch
@@ -174,7 +152,6 @@ START_TEST(test_linear_deterministic) {
     free(inp); free(w); free(dout);
 }
 END_TEST
-
 
 // ---------------------------------------------------------------- attention
 
