@@ -14,6 +14,10 @@
 #include "model/model_cuda.h"
 #include "kernels/cuda/kernels_cuda.h"
 #include "kernels/dropout.h"
+extern "C" {
+#include "kernels/kernels.h"   // the CPU attention: model_cuda_download_activations' bf16 probabilities
+}
+#include <vector>
 
 static_assert(sizeof(ParameterTensors) == NUM_PARAM_FIELDS * sizeof(real *), "ParameterTensors: pointers only");
 static_assert(sizeof(ActivationTensors) == NUM_ACTIVATION_TENSORS * sizeof(real *), "ActivationTensors: pointers only");
@@ -252,9 +256,34 @@ extern "C" void model_cuda_download_activations(const ModelCuda *g, ActivationTe
     const real *const *da = reinterpret_cast<const real *const *>(&g->acts);
     const real *const *dg = reinterpret_cast<const real *const *>(&g->grads_acts);
     real **ha = reinterpret_cast<real **>(acts), **hg = reinterpret_cast<real **>(grads);
+    const bool bf = g->precision == PRECISION_BF16;
     for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) {
-        cudaCheck(cudaMemcpy(ha[i], da[i], sizes[i] * sizeof(float), cudaMemcpyDeviceToHost));
+        // bf16: the att slot holds the logsumexp, not probabilities (filled below)
+        if (!(bf && i == ACT_INDEX_ATT))
+            cudaCheck(cudaMemcpy(ha[i], da[i], sizes[i] * sizeof(float), cudaMemcpyDeviceToHost));
         if (i != ACT_INDEX_ATT) cudaCheck(cudaMemcpy(hg[i], dg[i], sizes[i] * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+    if (!bf) return;
+    // bf16: qkv and the attention output live only in bf16 (qkv16, in16_atty): widen them into the fp32
+    // fields; the flash kernels never store the probabilities, so they are recomputed here on the host
+    // from the same bf16 q and k (fp32 softmax, as the kernels compute them; dropout is off in a dump)
+    const int B = g->B, T = g->T, C = g->C, NH = g->NH;
+    const size_t BT = (size_t)B * T, maxBT = (size_t)g->max_B * g->max_T;
+    auto widen = [](float *dst, const void *src16, size_t n) {
+        std::vector<uint16_t> bits(n);
+        cudaCheck(cudaMemcpy(bits.data(), src16, n * sizeof(uint16_t), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)bits[i] << 16;
+            memcpy(dst + i, &u, sizeof u);
+        }
+    };
+    std::vector<float> out(BT * C);
+    const int *mask = g->host_ints + maxBT;   // the forward's staged key mask (model_cuda_forward)
+    for (int l = 0; l < g->L; l++) {
+        float *qkv = acts->qkv + (size_t)l * BT * 3 * C;
+        widen(qkv, (const bf16 *)g->qkv16 + (size_t)l * BT * 3 * C, BT * 3 * C);
+        widen(acts->atty + (size_t)l * BT * C, (const bf16 *)g->in16_atty + (size_t)l * BT * C, BT * C);
+        attention_forward(out.data(), acts->att + (size_t)l * B * NH * T * T, qkv, mask, 0, 0, B, T, C, NH);
     }
 }
 

@@ -109,7 +109,8 @@ void model_cuda_download_params(const ModelCuda *g, Model *cpu);
 void model_cuda_download_grads(const ModelCuda *g, float *host);
 // the activations and activation gradients of the last forward/backward (B x T) into host buffers laid out
 // as the CPU model's (model_alloc_activations for at least B x T); the attention-probability gradient slot
-// (the attention backward's scratch) is left out
+// (the attention backward's scratch) is left out. bf16: qkv and atty are widened from their bf16 copies
+// and the probabilities (never stored by the flash kernels) recomputed on the host from the bf16 q, k
 void model_cuda_download_activations(const ModelCuda *g, ActivationTensors *acts, ActivationTensors *grads);
 
 // Same contract as model_forward (host arrays ids, key_mask (B,T), labels (B) or NULL).

@@ -109,7 +109,7 @@ one_error() {
     local msg=$1; shift
     ! "$TRAIN" "$@" > "$TMP/err.log" 2>&1 && [ "$(wc -l < "$TMP/err.log")" = 1 ] && grep -q -- "$msg" "$TMP/err.log"
 }
-check "--device cpu --precision bf16: one error line" one_error "bf16 needs --device cuda" "${JOB[@]}" --device cpu --precision bf16
+check "--precision fp16: one error line" one_error "is not one of fp32, bf16" "${JOB[@]}" --device cuda --precision fp16
 check "--device tpu: one error line" one_error "not one of cpu, cuda" "${JOB[@]}" --device tpu
 if [ $fail -gt 0 ]; then
     for f in "$TMP"/*.log; do echo "== $f"; tail -5 "$f"; done
