@@ -140,15 +140,13 @@ static int compare_one(const safetensors_file *dump, const DumpList *ours, const
     for (size_t i = 0; i < t->numel; i++) {
         double o = t->data[i], x = ref[sliced ? i : ref_index(t, i)], d = fabs(o - x);
         if (!(d == d)) d = INFINITY;  // NaN on either side fails
-        int loose = all_loose || noise_gradient(ref_grad, our_grad, i);
-        // bf16: an element whose reference gradient is noise-level (a key bias: exactly 0 in real
-        // arithmetic) moves ±lr per step in whichever direction bf16's rounding noise points, so it is
-        // held to the step bound only and left out of the L2 measure too
-        int ref_noise = all_loose && ref_grad && fabs(ref_grad[i]) < NOISE_GRAD;
+        int noise = noise_gradient(ref_grad, our_grad, i), loose = all_loose || noise;
+        // left out of the measures below (held to the step bound only): a noise-level gradient; in bf16
+        // (every element on the step bound) one whose reference gradient is noise-level (a key bias:
+        // exactly 0 in real arithmetic), which moves ±lr per step wherever bf16's rounding noise points
+        int unmeasured = all_loose ? ref_grad && fabs(ref_grad[i]) < NOISE_GRAD : noise;
         r->n_loose += loose;
-        if ((loose && !all_loose) || ref_noise) {
-            // a noise-level gradient: only the step bound, and left out of the other measures
-        } else {
+        if (!unmeasured) {
             n_l2++;
             sum_d2 += d * d;
             sum_r2 += x * x;

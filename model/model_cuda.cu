@@ -289,6 +289,13 @@ extern "C" void model_cuda_download_activations(const ModelCuda *g, ActivationTe
 
 // ------------------------------------------------------------------------------------- forward
 
+// what layer l's attention saved for backward, in the att slot: the probabilities (B,NH,T,T) in fp32,
+// the logsumexp (B,NH,T) of the fused bf16 attention
+static float *saved_attention(const ModelCuda *g, int l) {
+    size_t per_query = g->precision == PRECISION_BF16 ? 1 : (size_t)g->T;
+    return g->acts.att + (size_t)l * g->B * g->NH * g->T * per_query;
+}
+
 // the seed of a dropout site (model/model.h) in this forward
 static uint64_t site_seed(const ModelCuda *g, int site) {
     return dropout_site_seed(g->dropout_seed, g->forward_count, (uint64_t)site);
@@ -386,7 +393,7 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
     for (int l = 0; l < L; l++) {
         size_t oC = (size_t)l * BT * C, oI = (size_t)l * BT * I, oN = (size_t)l * BT;
         const float *x = l == 0 ? a->x0 : a->ln2 + oC - (size_t)BT * C;
-        float *qkv = a->qkv + 3 * oC, *att = a->att + (size_t)l * B * NH * T * T;
+        float *qkv = a->qkv + 3 * oC, *att = saved_attention(g, l);
         LayerParams lw = model_layer_params(w, &g->config, l);
         bool gelu = g->activation == ACT_GELU;
         // the FFN's first linear: out = fch_act with the GELU fused (fch = its input), or fch then ReLU
@@ -402,7 +409,7 @@ extern "C" int model_cuda_forward(ModelCuda *g, const int *ids, const int *key_m
             bf16 *qkv16 = (bf16 *)g->qkv16 + 3 * oC;
             cu_to_bf16(x16, x, (size_t)BT * C);
             cu_linear_forward_bf16_out16(qkv16, x16, W16(lw.qkvw), lw.qkvb, BT, C, 3 * C);
-            cu_attention_forward_bf16(y16, a->att + (size_t)l * B * NH * T, qkv16, g->d_mask, p.att,
+            cu_attention_forward_bf16(y16, att, qkv16, g->d_mask, p.att,
                                       site_seed(g, SITE_ATT(l)), B, T, C, NH);
             linear_fwd(a->attproj + oC, NULL, NULL, y16, lw.attprojw, lw.attprojb, BT, C, C);
         } else {
@@ -524,11 +531,11 @@ extern "C" void model_cuda_backward(ModelCuda *g) {
             // the fused backward from bf16 dO, qkv and O; D (B,NH,T) in the att gradient slot
             cu_to_bf16(dout16, d->atty + oC, (size_t)BT * C);
             cu_attention_backward_bf16(d->qkv + 3 * oC, d->att, dout16, (const bf16 *)g->qkv16 + 3 * oC, y16,
-                                       a->att + (size_t)l * B * NH * T, g->d_mask, p.att, site_seed(g, SITE_ATT(l)),
+                                       saved_attention(g, l), g->d_mask, p.att, site_seed(g, SITE_ATT(l)),
                                        B, T, C, NH);
         } else {
             cu_attention_backward(d->qkv + 3 * oC, d->att, d->atty + oC, a->qkv + 3 * oC,
-                                  a->att + (size_t)l * B * NH * T * T, p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
+                                  saved_attention(g, l), p.att, site_seed(g, SITE_ATT(l)), B, T, C, NH);
         }
         linear_bwd(dx, lg.qkvw, lg.qkvb, d->qkv + 3 * oC, x, x16, lw.qkvw, BT, C, 3 * C);
     }

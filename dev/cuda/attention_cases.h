@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "kernels/cuda/attention_flash.cuh"
 
 // the seed of the dropout masks on the probabilities (CPU reference and GPU versions draw the same)
 static const uint64_t DROPOUT_SEED = 0x5eed;
@@ -47,7 +48,7 @@ static bool case_applies(int v, const Case &c) {
     const char *why = NULL;
     if (v == 2 && c.dropout > 0) why = "this version has no dropout";
     else if (v == 2 && HS != 32 && HS != 64) why = "head size not instantiated";
-    else if (v == 3 && !(HS == 8 || HS == 16 || HS == 32 || HS == 64)) why = "head size not instantiated";
+    else if (v == 3 && !flash_mma::flash_head_size_supported(HS)) why = "head size not instantiated";
     if (why) printf("version %d  %s: not applicable (%s)\n", v, c.label, why);
     return why == NULL;
 }

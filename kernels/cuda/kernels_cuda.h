@@ -113,7 +113,7 @@ void cu_attention_backward(float *dqkv, float *scratch, const float *dout, const
 int cu_attention_bf16_supported(int C, int NH);
 // fused flash attention on bf16 tensor cores (fp32 softmax statistics and accumulation), same semantics:
 // qkv16 (B,T,3C), key_mask (B,T) -> out16 (B,T,C) bf16, lse (B,NH,T) the logsumexp of each query's
-// scaled scores (saved for backward instead of att). Head size 32 or 64, C % 8 == 0.
+// scaled scores (saved for backward instead of att). Head size 8, 16, 32 or 64, C % 8 == 0.
 void cu_attention_forward_bf16(bf16 *out16, float *lse, const bf16 *qkv16, const int *key_mask, float dropout_p,
                                uint64_t seed, int B, int T, int C, int NH);
 // dqkv += from the bf16 dO, qkv and O and the forward's lse; D: B·NH·T floats of scratch

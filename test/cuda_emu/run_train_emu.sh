@@ -107,7 +107,8 @@ done
 # one_error MESSAGE ARGS...: "$TRAIN" ARGS fails with exactly one line, containing MESSAGE
 one_error() {
     local msg=$1; shift
-    ! "$TRAIN" "$@" > "$TMP/err.log" 2>&1 && [ "$(wc -l < "$TMP/err.log")" = 1 ] && grep -q -- "$msg" "$TMP/err.log"
+    ! "$TRAIN" "$@" --output-dir "$TMP/err" > "$TMP/err.log" 2>&1 && [ "$(wc -l < "$TMP/err.log")" = 1 ] &&
+        grep -q -- "$msg" "$TMP/err.log"
 }
 check "--precision fp16: one error line" one_error "is not one of fp32, bf16" "${JOB[@]}" --device cuda --precision fp16
 check "--device tpu: one error line" one_error "not one of cpu, cuda" "${JOB[@]}" --device tpu
